@@ -1,0 +1,8 @@
+//! Handshake parser fuzz target; the body lives in `ferrosocket_proto::fuzzing`
+//! so `cargo test` runs it too.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    ferrosocket_proto::fuzzing::parse_handshake(data);
+});
