@@ -1,0 +1,66 @@
+//! Echo server: text comes back as text, binary as binary, on every path.
+//!
+//! Used by the Autobahn conformance run and as the "engine with no Python"
+//! line of the benchmarks:
+//!
+//! ```text
+//! cargo run --release -p ferrosocket --example echo -- --host 127.0.0.1 --port 9001 [--threads N]
+//! ```
+
+use ferrosocket::{Message, Router, ServerConfig, WebSocket, WebSocketConfig};
+
+async fn echo(mut ws: WebSocket) {
+    if ws.accept(None).await.is_err() {
+        return;
+    }
+    while let Ok(msg) = ws.receive().await {
+        let sent = match msg {
+            Message::Text(text) => ws.send_text(&text).await,
+            Message::Binary(data) => ws.send_bytes(&data).await,
+            _ => break,
+        };
+        if sent.is_err() {
+            break;
+        }
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let mut host = "127.0.0.1".to_owned();
+    let mut port = 9001u16;
+    let mut threads = 1usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_default();
+        match arg.as_str() {
+            "--host" => host = value(),
+            "--port" => port = value().parse().unwrap_or(port),
+            "--threads" => threads = value().parse().unwrap_or(threads),
+            other => {
+                eprintln!("usage: echo [--host H] [--port P] [--threads N] (unknown {other:?})");
+                std::process::exit(2);
+            }
+        }
+    }
+    let config = ServerConfig {
+        websocket: WebSocketConfig {
+            max_message_size: 16 << 20,
+            max_frame_size: 16 << 20,
+            ..WebSocketConfig::default()
+        },
+        ..ServerConfig::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let server = Router::new()
+            .fallback(echo)
+            .config(config)
+            .bind((host.as_str(), port))
+            .await?;
+        println!("echo listening on ws://{}", server.local_addr());
+        std::future::pending::<std::io::Result<()>>().await
+    })
+}

@@ -1,0 +1,70 @@
+//! Connection and server settings.
+//!
+//! Every limit that protects the server from a hostile or careless peer lives
+//! here with its default, so the Rust API, the Python `WebSocketConfig` and the
+//! CLI all describe the same knobs. Defaults follow what the field has settled
+//! on: a 16 MiB message limit (uvicorn), a small inbound queue (websockets) and
+//! write water marks in the tens of KiB, so a slow reader stalls its producer
+//! instead of growing the process.
+
+use std::time::Duration;
+
+use ferrosocket_proto::HttpLimits;
+
+/// Per-connection protocol limits and buffering.
+#[derive(Clone, Debug)]
+pub struct WebSocketConfig {
+    /// Largest message accepted, after reassembling fragments (close 1009 beyond).
+    pub max_message_size: usize,
+    /// Largest single frame accepted (close 1009 beyond).
+    pub max_frame_size: usize,
+    /// Messages held for the application before the reader stops reading the
+    /// socket (TCP flow control then reaches the client).
+    pub max_queue: usize,
+    /// Bytes of queued messages at which reading pauses as well.
+    pub max_queue_bytes: usize,
+    /// Outbound bytes at which `send_*` starts waiting for the writer.
+    pub write_high_water: usize,
+    /// Outbound bytes at which waiting senders resume.
+    pub write_low_water: usize,
+    /// How long to wait for the peer's close frame (and its TCP close) after ours.
+    pub close_timeout: Duration,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            max_message_size: 16 << 20,
+            max_frame_size: 16 << 20,
+            max_queue: 64,
+            max_queue_bytes: 16 << 20,
+            write_high_water: 64 << 10,
+            write_low_water: 16 << 10,
+            close_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Listener-level settings.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Settings applied to every accepted connection.
+    pub websocket: WebSocketConfig,
+    /// Limits on the HTTP upgrade request (431 beyond them).
+    pub http: HttpLimits,
+    /// A client that has not sent a complete upgrade request by then is dropped.
+    pub handshake_timeout: Duration,
+    /// Connections beyond this many get HTTP 503 before the upgrade.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            websocket: WebSocketConfig::default(),
+            http: HttpLimits::default(),
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: 100_000,
+        }
+    }
+}

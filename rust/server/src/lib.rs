@@ -1,0 +1,46 @@
+//! ferrosocket: a WebSocket server engine on tokio.
+//!
+//! The crate has two audiences. Rust users get [`WebSocket`], an async API
+//! with FastAPI/Starlette semantics (`accept`, `receive`, `send_text`,
+//! `close`, …), and [`Router`], which serves it by path. The ferrosocket
+//! Python package gets the same engine through [`Conn`] and [`App`]: the
+//! state a connection's tokio tasks share is plain Rust, reachable without a
+//! tokio task per call, so asyncio can drive it from its own thread.
+//!
+//! The wire protocol itself (frames, handshake, UTF-8, close rules) lives in
+//! the sans-IO crate `ferrosocket-proto`; this crate owns sockets, tasks,
+//! timers and limits.
+//!
+//! ```no_run
+//! use ferrosocket::{Message, Router, WebSocket};
+//!
+//! async fn echo(mut ws: WebSocket) {
+//!     ws.accept(None).await.unwrap();
+//!     while let Ok(Message::Text(text)) = ws.receive().await {
+//!         ws.send_text(&text).await.unwrap();
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     Router::new().route("/echo", echo).serve("127.0.0.1:8765").await
+//! }
+//! ```
+
+mod config;
+mod conn;
+mod error;
+mod io;
+mod message;
+mod request;
+mod server;
+mod websocket;
+
+pub use config::{ServerConfig, WebSocketConfig};
+pub use conn::{Conn, Incoming, State};
+pub use error::WebSocketError;
+pub use ferrosocket_proto as proto;
+pub use message::{CloseCode, Message};
+pub use request::Request;
+pub use server::{not_found, refuse_plain_http, App, Route, Router, Server};
+pub use websocket::WebSocket;

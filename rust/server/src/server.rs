@@ -1,0 +1,401 @@
+//! The listener: accepts TCP connections, reads and checks the upgrade
+//! request, routes it, and hands accepted connections to the application.
+//!
+//! The application is anything that implements [`App`]: the Rust [`Router`]
+//! spawns one async handler per connection; the Python binding implements the
+//! same trait and passes connections to the asyncio loop. Everything before
+//! the application sees a connection (limits, timeouts, refusals with the
+//! right HTTP status) happens here, identically for both.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ferrosocket_proto::{build_response, parse_request, HandshakeRequest, ParsedRequest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::sync::{watch, Notify};
+use tokio::time::timeout;
+
+use crate::config::ServerConfig;
+use crate::conn::{Conn, State};
+use crate::request::Request;
+use crate::websocket::WebSocket;
+
+/// What to do with a request head.
+pub enum Route {
+    /// Upgrade it and hand the connection to [`App::connect`].
+    Upgrade,
+    /// Answer with this complete HTTP response and close.
+    Respond(Vec<u8>),
+}
+
+/// An application served by [`Server`].
+pub trait App: Send + Sync + 'static {
+    /// Decide about a complete request head. `upgrade` is false for plain
+    /// HTTP requests, which an application may answer (a page) or refuse;
+    /// [`refuse_plain_http`] is the usual answer.
+    fn route(&self, request: &HandshakeRequest, upgrade: bool) -> Route;
+
+    /// A new connection in state `CONNECTING`: the application answers it with
+    /// `accept`, `reject` or `close`.
+    fn connect(&self, conn: Arc<Conn>);
+}
+
+/// `426 Upgrade Required` with `Sec-WebSocket-Version: 13`, the answer to a
+/// plain HTTP request at a WebSocket endpoint.
+pub fn refuse_plain_http() -> Route {
+    Route::Respond(build_response(
+        426,
+        &[
+            ("Upgrade".into(), "websocket".into()),
+            ("Sec-WebSocket-Version".into(), "13".into()),
+        ],
+        b"This endpoint speaks WebSocket only.\n",
+    ))
+}
+
+/// `404 Not Found`, for an upgrade to a path nobody serves.
+pub fn not_found() -> Route {
+    Route::Respond(build_response(404, &[], b"Not Found\n"))
+}
+
+struct Shared {
+    config: ServerConfig,
+    app: Arc<dyn App>,
+    conns: Mutex<HashMap<u64, Arc<Conn>>>,
+    next_id: AtomicU64,
+    active: AtomicUsize,
+    idle: Notify,
+    stop: watch::Sender<bool>,
+}
+
+impl Shared {
+    fn conns(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Conn>>> {
+        self.conns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Decrements the active count when a connection's task ends, however it ends.
+struct ActiveGuard(Arc<Shared>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        if self.0.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// A running server: the accept loop and every connection it accepted.
+#[derive(Clone)]
+pub struct Server {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+}
+
+impl Server {
+    /// Bind `addr` and start serving `app`. Must be called inside a tokio runtime.
+    pub async fn bind(
+        addr: impl ToSocketAddrs,
+        config: ServerConfig,
+        app: Arc<dyn App>,
+    ) -> io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        Server::start(listener, config, app)
+    }
+
+    /// Start serving on a listener the caller bound (or inherited).
+    pub fn start(
+        listener: TcpListener,
+        config: ServerConfig,
+        app: Arc<dyn App>,
+    ) -> io::Result<Server> {
+        let local_addr = listener.local_addr()?;
+        let (stop, stop_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            config,
+            app,
+            conns: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            active: AtomicUsize::new(0),
+            idle: Notify::new(),
+            stop,
+        });
+        tokio::spawn(accept_loop(shared.clone(), listener, stop_rx));
+        Ok(Server { shared, local_addr })
+    }
+
+    /// The address the server listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Open sockets, including those still in the handshake.
+    pub fn connections(&self) -> usize {
+        self.shared.active.load(Ordering::Acquire)
+    }
+
+    /// Stop accepting, refuse handshakes in progress with 503, and close every
+    /// open connection with `code` (1001 "going away" is usual, 1012 for a
+    /// restart). Returns at once; see [`Server::wait_closed`].
+    pub fn close(&self, code: u16, reason: &str) {
+        self.shared.stop.send_replace(true);
+        let conns: Vec<Arc<Conn>> = self.shared.conns().values().cloned().collect();
+        for conn in conns {
+            match conn.state() {
+                State::Connecting => {
+                    let _ = conn.reject(503, &[], b"Server shutting down\n");
+                }
+                _ => {
+                    let _ = conn.close(code, reason);
+                }
+            }
+        }
+    }
+
+    /// Wait until every connection is closed, or `grace` has passed; then
+    /// abandon the stragglers (their sockets are closed) and return how many
+    /// there were.
+    pub async fn wait_closed(&self, grace: Duration) -> usize {
+        let all_done = async {
+            loop {
+                let notified = self.shared.idle.notified();
+                if self.shared.active.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        if timeout(grace, all_done).await.is_ok() {
+            return 0;
+        }
+        let conns: Vec<Arc<Conn>> = self.shared.conns().values().cloned().collect();
+        for conn in &conns {
+            conn.on_abnormal();
+        }
+        conns.len()
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    shared.active.fetch_add(1, Ordering::AcqRel);
+                    let guard = ActiveGuard(shared.clone());
+                    tokio::spawn(handle(guard, stream, peer));
+                }
+                // Out of file descriptors or a connection reset before accept:
+                // back off briefly instead of spinning, and keep serving.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+async fn handle(guard: ActiveGuard, mut stream: TcpStream, peer: SocketAddr) {
+    let shared = &guard.0;
+    let config = &shared.config;
+    let head = match timeout(config.handshake_timeout, read_head(&mut stream, config)).await {
+        Ok(Ok(Some(head))) => head,
+        Ok(Ok(None)) | Err(_) => return,
+        Ok(Err(response)) => return respond(stream, &response).await,
+    };
+    let (parsed, leftover) = head;
+    let request = match parsed {
+        ParsedRequest::Http(request) => {
+            let response = match shared.app.route(&request, false) {
+                Route::Respond(response) => response,
+                Route::Upgrade => match refuse_plain_http() {
+                    Route::Respond(response) => response,
+                    Route::Upgrade => unreachable!("refuse_plain_http always responds"),
+                },
+            };
+            return respond(stream, &response).await;
+        }
+        ParsedRequest::Upgrade(request) => request,
+    };
+    if *shared.stop.borrow() {
+        return respond(stream, &build_response(503, &[], b"Server shutting down\n")).await;
+    }
+    if shared.active.load(Ordering::Acquire) > config.max_connections {
+        return respond(stream, &build_response(503, &[], b"Too many connections\n")).await;
+    }
+    if let Route::Respond(response) = shared.app.route(&request, true) {
+        return respond(stream, &response).await;
+    }
+    let local = stream.local_addr().ok();
+    let conn = Arc::new(Conn::new(
+        Request::new(request, Some(peer), local),
+        config.websocket.clone(),
+    ));
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    shared.conns().insert(id, conn.clone());
+    shared.app.connect(conn.clone());
+    crate::io::drive(conn, stream, leftover).await;
+    shared.conns().remove(&id);
+}
+
+type Head = (ParsedRequest, BytesMut);
+
+/// Read until a complete request head; `Ok(None)` if the peer left first,
+/// `Err(response)` for a request refused before routing.
+async fn read_head(stream: &mut TcpStream, config: &ServerConfig) -> Result<Option<Head>, Vec<u8>> {
+    let mut buf = BytesMut::with_capacity(2048);
+    loop {
+        match parse_request(&buf, &config.http) {
+            Ok(Some((parsed, consumed))) => {
+                let _ = buf.split_to(consumed);
+                return Ok(Some((parsed, buf)));
+            }
+            Ok(None) => {}
+            Err(err) => return Err(err.response()),
+        }
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(4096);
+        }
+        match stream.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return Ok(None),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Write a complete HTTP response, then close without resetting the socket.
+async fn respond(mut stream: TcpStream, response: &[u8]) {
+    if stream.write_all(response).await.is_err() {
+        return;
+    }
+    let _ = stream.shutdown().await;
+    let mut sink = [0u8; 1024];
+    let linger = async {
+        while let Ok(n) = stream.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = timeout(Duration::from_secs(2), linger).await;
+}
+
+type Handler = Arc<dyn Fn(WebSocket) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Routes upgrade requests by path to async handlers, one task per connection.
+///
+/// ```no_run
+/// use ferrosocket::{Message, Router, WebSocket};
+///
+/// async fn echo(mut ws: WebSocket) {
+///     if ws.accept(None).await.is_err() {
+///         return;
+///     }
+///     while let Ok(msg) = ws.receive().await {
+///         let sent = match msg {
+///             Message::Text(text) => ws.send_text(&text).await,
+///             Message::Binary(data) => ws.send_bytes(&data).await,
+///             _ => break,
+///         };
+///         if sent.is_err() {
+///             break;
+///         }
+///     }
+/// }
+///
+/// # async fn run() -> std::io::Result<()> {
+/// Router::new().fallback(echo).serve("127.0.0.1:9001").await
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct Router {
+    routes: HashMap<String, Handler>,
+    fallback: Option<Handler>,
+    config: ServerConfig,
+}
+
+fn boxed<F, Fut>(handler: F) -> Handler
+where
+    F: Fn(WebSocket) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Arc::new(move |ws| Box::pin(handler(ws)))
+}
+
+impl Router {
+    /// An empty router: every path gets 404.
+    pub fn new() -> Self {
+        Router::default()
+    }
+
+    /// Serve upgrades to `path` (exact match, query ignored) with `handler`.
+    pub fn route<F, Fut>(mut self, path: &str, handler: F) -> Self
+    where
+        F: Fn(WebSocket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.routes.insert(path.to_owned(), boxed(handler));
+        self
+    }
+
+    /// Serve upgrades to every path no route matches.
+    pub fn fallback<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(WebSocket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.fallback = Some(boxed(handler));
+        self
+    }
+
+    /// Use these settings instead of the defaults.
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    fn handler(&self, path: &str) -> Option<&Handler> {
+        self.routes.get(path).or(self.fallback.as_ref())
+    }
+
+    /// Bind and start serving; returns the running [`Server`].
+    pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
+        let config = self.config.clone();
+        Server::bind(addr, config, Arc::new(self)).await
+    }
+
+    /// Bind and serve until the process ends.
+    pub async fn serve(self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let _server = self.bind(addr).await?;
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
+impl App for Router {
+    fn route(&self, request: &HandshakeRequest, upgrade: bool) -> Route {
+        if !upgrade {
+            return refuse_plain_http();
+        }
+        match self.handler(request.path()) {
+            Some(_) => Route::Upgrade,
+            None => not_found(),
+        }
+    }
+
+    fn connect(&self, conn: Arc<Conn>) {
+        let path = conn.request().path().to_owned();
+        if let Some(handler) = self.handler(&path) {
+            tokio::spawn(handler(WebSocket::from_conn(conn)));
+        } else {
+            let _ = conn.reject(404, &[], b"Not Found\n");
+        }
+    }
+}
