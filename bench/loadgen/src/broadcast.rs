@@ -1,0 +1,109 @@
+//! broadcast: 1,000 receivers connect to /broadcast, then one more client
+//! sends 64-byte text messages that the server relays to all the others.
+//! Reports deliveries per second (messages received, summed over receivers).
+//!
+//! Flow control: the sender keeps at most `--inflight` (16) messages' worth
+//! of deliveries outstanding, so a server is measured at the rate it can
+//! sustain rather than at how much it can buffer. Before the window the
+//! sender repeats a probe until every receiver has seen one, so a receiver
+//! the server registered late cannot leave a permanent deficit.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::args::Args;
+use crate::window::{self, Window};
+use crate::ws::{self, Got, Masked};
+
+struct Tally {
+    delivered: Cell<u64>,
+    /// Receivers that have seen at least one message.
+    reached: Cell<usize>,
+    /// The sender sleeps until `delivered` reaches this.
+    wake_at: Cell<u64>,
+    wake: Notify,
+}
+
+pub async fn run(args: &Args) -> Result<String, String> {
+    let n = args.connections.unwrap_or(1000);
+    let inflight = args.inflight.unwrap_or(16) as u64;
+    let size = args.size.unwrap_or(64);
+    let path = args.path_or("/broadcast");
+    let (socks, failed, first) = ws::open_many(&args.host, args.port, &path, n, 50).await;
+    if failed > 0 {
+        return Err(format!("{failed} of {n} receivers failed: {}", first.unwrap_or_default()));
+    }
+    let tally = Rc::new(Tally {
+        delivered: Cell::new(0),
+        reached: Cell::new(0),
+        wake_at: Cell::new(u64::MAX),
+        wake: Notify::new(),
+    });
+    let win = Window::new();
+    for s in socks {
+        let (tally, win) = (tally.clone(), win.clone());
+        tokio::task::spawn_local(async move {
+            let mut ws = ws::client(s);
+            let mut seen = false;
+            while let Ok(Got::Data(len)) = ws::read_data(&mut ws).await {
+                if !seen {
+                    seen = true;
+                    tally.reached.set(tally.reached.get() + 1);
+                }
+                let d = tally.delivered.get() + 1;
+                tally.delivered.set(d);
+                win.done(len);
+                if d >= tally.wake_at.get() {
+                    tally.wake_at.set(u64::MAX);
+                    tally.wake.notify_one();
+                }
+            }
+        });
+    }
+    let sock = ws::connect(&args.host, args.port, &path).await.map_err(|e| e.to_string())?;
+    let mut sender = ws::client(sock);
+    let msg = Masked::text(&"b".repeat(size));
+
+    // Probe until every receiver is registered with the server's relay.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tally.reached.get() < n {
+        if Instant::now() > deadline {
+            return Err(format!("only {} of {n} receivers got a message", tally.reached.get()));
+        }
+        sender.write_frame(msg.frame()).await.map_err(|e| e.to_string())?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let base = tally.delivered.get();
+
+    let sent = Rc::new(Cell::new(0u64));
+    let (s_win, s_tally, s_sent) = (win.clone(), tally.clone(), sent.clone());
+    tokio::task::spawn_local(async move {
+        let mut k = 0u64;
+        while s_win.running() {
+            // Message k may go once messages 0..k-inflight are all delivered.
+            let need = base + k.saturating_sub(inflight) * n as u64;
+            while s_tally.delivered.get() < need {
+                s_tally.wake_at.set(need);
+                s_tally.wake.notified().await;
+            }
+            if sender.write_frame(msg.frame()).await.is_err() {
+                s_win.error();
+                return;
+            }
+            k += 1;
+            s_sent.set(k);
+        }
+    });
+    let sent_before = sent.get();
+    let m = window::measure(&win, args).await;
+    Ok(window::report(args, n, &win, &m)
+        .int("size", size as u64)
+        .int("inflight", inflight)
+        .int("receivers", n as u64)
+        .int("sent_total", sent.get() - sent_before)
+        .finish())
+}
