@@ -387,6 +387,25 @@ impl Conn {
         r
     }
 
+    /// Leave `waker` to be woken when [`Conn::try_recv`] has something to
+    /// return, without taking it. Returns `true` (and leaves nothing) when
+    /// `try_recv` would already return a message or an error: the caller
+    /// should call it instead of waiting.
+    pub fn register_recv(&self, waker: &Waker) -> bool {
+        let mut inner = self.lock();
+        if !inner.inbound.is_empty()
+            || inner.close_delivered
+            || inner.decision != Decision::Accepted
+        {
+            return true;
+        }
+        match &inner.recv_waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => inner.recv_waker = Some(waker.clone()),
+        }
+        false
+    }
+
     /// Forget a waker left by [`Conn::poll_recv`] (the wait was cancelled).
     pub fn clear_recv_waker(&self) {
         self.lock().recv_waker = None;

@@ -1,0 +1,46 @@
+"""ferrosocket: a WebSocket server for Python with a Rust engine.
+
+Write ``async def handler(ws)`` with Starlette's semantics and serve it::
+
+    import ferrosocket
+
+    async def echo(ws: ferrosocket.WebSocket) -> None:
+        await ws.accept()
+        async for message in ws:
+            await ws.send(message)
+
+    ferrosocket.run({"/echo": echo}, host="127.0.0.1", port=8765)
+
+Sockets, framing, UTF-8 validation, pings and close handshakes run in Rust on
+tokio threads; handlers run on the asyncio loop.
+"""
+
+from ._errors import MessageTypeError, WebSocketDisconnect, WebSocketError
+from ._native import Binary, Close, Text
+from .config import HTTPResponse, WebSocketConfig
+from .datastructures import CloseCode, Headers, QueryParams
+from .server import App, Handler, Server, run, serve
+from .websocket import Message, WebSocket
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "App",
+    "Binary",
+    "Close",
+    "CloseCode",
+    "HTTPResponse",
+    "Handler",
+    "Headers",
+    "Message",
+    "MessageTypeError",
+    "QueryParams",
+    "Server",
+    "Text",
+    "WebSocket",
+    "WebSocketConfig",
+    "WebSocketDisconnect",
+    "WebSocketError",
+    "run",
+    "serve",
+]

@@ -1,0 +1,87 @@
+"""Settings: `WebSocketConfig` and `HTTPResponse`.
+
+Every field maps one-to-one to a setting of the Rust engine, which enforces
+it; Python only carries the values to it when the server starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["WebSocketConfig", "HTTPResponse"]
+
+
+@dataclasses.dataclass(frozen=True)
+class WebSocketConfig:
+    """Limits, buffers and timeouts of a server and its connections."""
+
+    #: Largest message accepted after reassembling fragments; beyond it the
+    #: connection closes with 1009. 16 MiB, like uvicorn.
+    max_message_size: int = 16 * 1024 * 1024
+    #: Largest single frame accepted (1009 beyond).
+    max_frame_size: int = 16 * 1024 * 1024
+    #: Messages queued for the handler before the engine stops reading the
+    #: socket (TCP flow control then slows the client down).
+    max_queue: int = 64
+    #: Bytes of queued messages at which reading pauses as well.
+    max_queue_bytes: int = 16 * 1024 * 1024
+    #: Outbound bytes above which `send_*()` waits for the writer.
+    write_high_water: int = 64 * 1024
+    #: Outbound bytes at which waiting senders resume.
+    write_low_water: int = 16 * 1024
+    #: Seconds to wait for the peer's close frame after ours.
+    close_timeout: float = 10.0
+    #: Seconds a client has to send a complete upgrade request.
+    handshake_timeout: float = 10.0
+    #: Open connections beyond which new upgrades get HTTP 503.
+    max_connections: int = 100_000
+    #: Longest HTTP request line (431 beyond).
+    max_request_line: int = 8192
+    #: Largest HTTP header block (431 beyond).
+    max_headers_size: int = 16384
+    #: Most HTTP headers in a request (431 beyond).
+    max_headers: int = 100
+    #: tokio worker threads doing the socket I/O and framing.
+    threads: int = 1
+    #: Seconds `close()`/shutdown waits for handlers to finish before
+    #: cancelling them.
+    shutdown_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"WebSocketConfig.{field.name} must be a non-negative number, not {value!r}")
+        if self.write_low_water > self.write_high_water:
+            raise ValueError("write_low_water must not exceed write_high_water")
+        if self.max_queue < 1 or self.threads < 1:
+            raise ValueError("max_queue and threads must be at least 1")
+
+    def native_kwargs(self) -> dict[str, Any]:
+        """The engine's keyword arguments (everything but shutdown_timeout)."""
+        kwargs = dataclasses.asdict(self)
+        del kwargs["shutdown_timeout"]
+        return kwargs
+
+
+@dataclasses.dataclass(frozen=True)
+class HTTPResponse:
+    """A fixed HTTP response served to plain GET requests on a path.
+
+    Put it in the app mapping next to WebSocket handlers, e.g.
+    ``{"/": HTTPResponse(page_html), "/chat": chat}``. The engine answers it
+    without running Python.
+    """
+
+    body: bytes | str = b""
+    status: int = 200
+    content_type: str = "text/html; charset=utf-8"
+    headers: Mapping[str, str] | None = None
+
+    def native(self) -> tuple[int, list[tuple[str, str]], bytes]:
+        body = self.body.encode() if isinstance(self.body, str) else bytes(self.body)
+        headers = [("Content-Type", self.content_type)]
+        headers += list((self.headers or {}).items())
+        return (self.status, headers, body)

@@ -1,0 +1,252 @@
+"""`serve()`, `Server` and `run()`: start the engine and run handlers.
+
+The Rust engine owns the listener and every socket on its own threads. This
+module wires it to the running asyncio loop: one `Hub` per server whose
+descriptor is watched with `loop.add_reader`, and one task per connection
+running the user's handler. Handler tasks are kept referenced until they end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from typing import Any, Union
+
+from . import _native
+from ._errors import WebSocketDisconnect
+from .config import HTTPResponse, WebSocketConfig
+from .websocket import WebSocket
+
+__all__ = ["serve", "Server", "run", "Handler", "App"]
+
+logger = logging.getLogger("ferrosocket")
+
+Handler = Callable[[WebSocket], Awaitable[None]]
+App = Union[Handler, Mapping[str, Union[Handler, HTTPResponse]]]
+
+
+def _compile(app: App) -> tuple[list[str] | None, dict[str, Handler], Handler | None, dict[str, Any]]:
+    """Split an app into (websocket paths, handlers by path, default handler, pages)."""
+    if callable(app) and not isinstance(app, Mapping):
+        return None, {}, app, {}
+    if not isinstance(app, Mapping):
+        raise TypeError("app must be an async handler or a mapping of paths to handlers and HTTPResponses")
+    handlers: dict[str, Handler] = {}
+    pages: dict[str, Any] = {}
+    for path, target in app.items():
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"route paths must start with '/', got {path!r}")
+        if isinstance(target, HTTPResponse):
+            pages[path] = target.native()
+        elif callable(target):
+            handlers[path] = target
+        else:
+            raise TypeError(f"route {path!r} must map to an async handler or an HTTPResponse, got {target!r}")
+    return list(handlers), handlers, None, pages
+
+
+class Server:
+    """A running ferrosocket server. Use ``async with serve(...) as server``."""
+
+    def __init__(
+        self,
+        app: App,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        *,
+        config: WebSocketConfig | None = None,
+    ) -> None:
+        self._routes, self._handlers, self._default, self._pages = _compile(app)
+        self._host = host
+        self._requested_port = port
+        self.config = config or WebSocketConfig()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._native: _native.NativeServer | None = None
+        self._hub: _native.Hub | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
+        self._closed: asyncio.Event | None = None
+
+    async def start(self) -> Server:
+        """Bind and start accepting connections."""
+        if self._native is not None:
+            raise RuntimeError("the server is already started")
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._closed = asyncio.Event()
+        hub = _native.Hub(loop, self._on_connection)
+        self._native = _native.NativeServer(
+            hub, self._host, self._requested_port, self._routes, self._pages, **self.config.native_kwargs()
+        )
+        self._hub = hub
+        loop.add_reader(hub.fd, hub.drain)
+        logger.info("ferrosocket serving on ws://%s:%d", self.host, self.port)
+        return self
+
+    def __await__(self) -> Generator[Any, None, Server]:
+        return self.start().__await__()
+
+    async def __aenter__(self) -> Server:
+        if self._native is None:
+            await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+        await self.wait_closed()
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one after asking for port 0)."""
+        if self._native is None:
+            return self._requested_port
+        return self._native.port
+
+    @property
+    def host(self) -> str:
+        """The bound address."""
+        return self._host if self._native is None else self._native.host
+
+    @property
+    def connections(self) -> int:
+        """Open sockets, including handshakes in progress."""
+        return 0 if self._native is None else self._native.connections
+
+    def _on_connection(self, conn: _native.Connection) -> None:
+        ws = WebSocket(conn)
+        handler = self._handlers.get(conn.path, self._default)
+        assert self._loop is not None
+        if handler is None:  # the engine routes, so this only happens on a race
+            conn.reject(404, b"Not Found\n", None)
+            self._hub.release(conn.id)  # type: ignore[union-attr]
+            return
+        task = self._loop.create_task(self._run(handler, ws))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, handler: Handler, ws: WebSocket) -> None:
+        c = ws._c
+        try:
+            result = handler(ws)
+            if not inspect.isawaitable(result):
+                raise TypeError(f"handler {handler!r} must be an async function")
+            await result
+        except WebSocketDisconnect:
+            pass
+        except asyncio.CancelledError:
+            if c.state in ("OPEN", "CONNECTING"):
+                c.close(1001, "")
+            raise
+        except Exception:
+            logger.exception("handler for %s raised", c.path)
+            if c.state == "CONNECTING":
+                c.reject(500, b"Internal Server Error\n", None)
+            elif c.state == "OPEN":
+                c.close(1011, "")
+        else:
+            if c.state in ("CONNECTING", "OPEN"):
+                c.close(1000, "")
+        finally:
+            if self._hub is not None:
+                self._hub.release(c.id)
+
+    def close(self, code: int = 1001, reason: str = "") -> None:
+        """Stop accepting and close every connection with `code` (1001 by
+        default; 1012 tells clients the service restarts). Returns at once;
+        await `wait_closed()` for the handlers to finish."""
+        if self._native is None or self._closing:
+            return
+        self._closing = True
+        self._native.close(code, reason)
+
+    async def wait_closed(self) -> None:
+        """Wait for every handler to finish (up to `config.shutdown_timeout`,
+        then cancel the rest) and release the listener and its threads."""
+        if self._native is None:
+            return
+        if not self._closing:
+            assert self._closed is not None
+            await self._closed.wait()
+            return
+        if self._tasks:
+            done, pending = await asyncio.wait(set(self._tasks), timeout=self.config.shutdown_timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
+        native, hub = self._native, self._hub
+        if native is None or hub is None:
+            return
+        self._native = None
+        assert self._loop is not None
+        self._loop.remove_reader(hub.fd)
+        native.shutdown()
+        self._hub = None
+        assert self._closed is not None
+        self._closed.set()
+        logger.info("ferrosocket stopped")
+
+    async def serve_forever(self) -> None:
+        """Serve until `close()` is called (or the task is cancelled)."""
+        if self._native is None:
+            await self.start()
+        assert self._closed is not None
+        try:
+            await self._closed.wait()
+        except asyncio.CancelledError:
+            self.close()
+            await self.wait_closed()
+            raise
+
+
+def serve(
+    app: App,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    config: WebSocketConfig | None = None,
+) -> Server:
+    """A server for `app`: ``async with serve(app, host, port) as server`` or
+    ``server = await serve(...)``. `app` is an async handler (every path) or
+    a mapping of paths to handlers and `HTTPResponse` pages; port 0 picks a
+    free port (see ``server.port``)."""
+    return Server(app, host, port, config=config)
+
+
+def run(
+    app: App,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    config: WebSocketConfig | None = None,
+    log_level: str | int | None = "info",
+    loop: str = "asyncio",
+) -> None:
+    """Serve `app` until SIGINT or SIGTERM, then close every connection with
+    1001 and wait for the handlers. `loop` is ``"asyncio"`` or ``"uvloop"``."""
+    if log_level is not None:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logger.setLevel(log_level.upper() if isinstance(log_level, str) else log_level)
+
+    async def main() -> None:
+        server = await serve(app, host, port, config=config)
+        stop = asyncio.Event()
+        running = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            running.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        logger.info("shutting down: closing %d connection(s) with 1001", server.connections)
+        server.close(1001, "server shutting down")
+        await server.wait_closed()
+
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main())
+    elif loop == "asyncio":
+        asyncio.run(main())
+    else:
+        raise ValueError('loop must be "asyncio" or "uvloop"')

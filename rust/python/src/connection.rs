@@ -1,0 +1,420 @@
+//! `Connection`: one WebSocket as the asyncio thread sees it.
+//!
+//! The Python `WebSocket` class wraps one of these. Its hot methods follow
+//! the bridge rules of DESIGN.md:
+//!
+//! - `recv()` pops the inbound queue on the asyncio thread. When a message is
+//!   there it returns it at once: no Future, no loop iteration, no thread hop.
+//!   When none is, it returns `None` and the caller awaits `wait_recv()`.
+//! - `wait_recv()` returns an `asyncio.Future` that only says "look again";
+//!   the message stays queued until the caller's next `recv()`. A cancelled
+//!   `receive()` therefore never loses a message: nothing was taken for it.
+//! - `send_text()`/`send_bytes()` encode straight into the outbound buffer and
+//!   return whether the buffer is above its high-water mark; only then does
+//!   the caller await `wait_send()`, resolved at the low-water mark.
+//!
+//! The futures are resolved by [`crate::hub::Hub::drain`] on the loop thread;
+//! tokio only ever sees the GIL-free wakers created here.
+
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+
+use ferrosocket::proto::OpCode;
+use ferrosocket::{Conn, Incoming};
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+
+use crate::errors;
+use crate::messages::{Binary, Close, Text};
+use crate::signal::{token, Kind, Signal, TokenWaker};
+
+/// What `recv()` returns for each message kind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// `Text` / `Binary` / `Close` objects (`receive()`).
+    Message,
+    /// `str` or `bytes`; a close raises `WebSocketDisconnect` (`async for`).
+    Data,
+    /// `str` only (`receive_text()`).
+    Text,
+    /// `bytes` only (`receive_bytes()`).
+    Bytes,
+}
+
+impl Want {
+    fn from_u8(v: u8) -> PyResult<Want> {
+        Ok(match v {
+            0 => Want::Message,
+            1 => Want::Data,
+            2 => Want::Text,
+            3 => Want::Bytes,
+            _ => {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "kind must be 0..=3",
+                ))
+            }
+        })
+    }
+}
+
+/// The engine side of one connection (see the module docs).
+#[pyclass(module = "ferrosocket._native")]
+pub struct Connection {
+    conn: Arc<Conn>,
+    id: u64,
+    create_future: Py<PyAny>,
+    recv_waker: Waker,
+    send_waker: Waker,
+    closed_waker: Waker,
+    recv_future: Option<Py<PyAny>>,
+    send_futures: Vec<Py<PyAny>>,
+    closed_futures: Vec<Py<PyAny>>,
+}
+
+fn text_str<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyString> {
+    match std::str::from_utf8(data) {
+        Ok(s) => PyString::new(py, s),
+        // The decoder validated it; this branch is unreachable in practice.
+        Err(_) => PyString::new(py, &String::from_utf8_lossy(data)),
+    }
+}
+
+impl Connection {
+    pub fn new(
+        py: Python<'_>,
+        conn: Arc<Conn>,
+        id: u64,
+        signal: &Arc<Signal>,
+        create_future: &Py<PyAny>,
+    ) -> Self {
+        Connection {
+            conn,
+            id,
+            create_future: create_future.clone_ref(py),
+            recv_waker: TokenWaker::waker(signal, token(id, Kind::Recv)),
+            send_waker: TokenWaker::waker(signal, token(id, Kind::Send)),
+            closed_waker: TokenWaker::waker(signal, token(id, Kind::Closed)),
+            recv_future: None,
+            send_futures: Vec::new(),
+            closed_futures: Vec::new(),
+        }
+    }
+
+    fn future<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.create_future.bind(py).call0()
+    }
+
+    fn convert(py: Python<'_>, msg: Incoming, want: Want) -> PyResult<Py<PyAny>> {
+        Ok(match (msg, want) {
+            (Incoming::Text(b), Want::Message) => Py::new(
+                py,
+                Text {
+                    data: text_str(py, &b).unbind(),
+                },
+            )?
+            .into_any(),
+            (Incoming::Binary(b), Want::Message) => Py::new(
+                py,
+                Binary {
+                    data: PyBytes::new(py, &b).unbind(),
+                },
+            )?
+            .into_any(),
+            (Incoming::Close(code, reason), Want::Message) => {
+                Py::new(py, Close { code, reason })?.into_any()
+            }
+            (Incoming::Text(b), Want::Data | Want::Text) => text_str(py, &b).into_any().unbind(),
+            (Incoming::Binary(b), Want::Data | Want::Bytes) => {
+                PyBytes::new(py, &b).into_any().unbind()
+            }
+            (Incoming::Text(_), Want::Bytes) => {
+                return Err(errors::message_type(py, "binary", "text"))
+            }
+            (Incoming::Binary(_), Want::Text) => {
+                return Err(errors::message_type(py, "text", "binary"))
+            }
+            (Incoming::Close(code, reason), _) => {
+                return Err(errors::disconnect(py, code, &reason))
+            }
+        })
+    }
+
+    fn check_no_waiter(&mut self, py: Python<'_>) -> PyResult<()> {
+        if let Some(fut) = &self.recv_future {
+            if fut.bind(py).call_method0("done")?.is_truthy()? {
+                // The waiting receive() was cancelled; its wait is over.
+                self.recv_future = None;
+                self.conn.clear_recv_waker();
+            } else {
+                return Err(PyRuntimeError::new_err(
+                    "another task is already waiting in receive() on this WebSocket: \
+                     receive from one task only (hand messages to others with an asyncio.Queue)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Called by the hub's drain on the loop thread for a wake of `kind`.
+    pub fn resolve(&mut self, py: Python<'_>, kind: Kind) -> PyResult<()> {
+        match kind {
+            Kind::Recv => {
+                if let Some(fut) = self.recv_future.take() {
+                    let fut = fut.bind(py);
+                    if !fut.call_method0("done")?.is_truthy()? {
+                        fut.call_method1("set_result", (py.None(),))?;
+                    }
+                }
+            }
+            Kind::Send => {
+                if self.send_futures.is_empty() {
+                    return Ok(());
+                }
+                match self.conn.poll_send_ready(&self.send_waker) {
+                    Poll::Pending => {}
+                    Poll::Ready(result) => {
+                        let err = result.err().map(|e| errors::to_py(py, e));
+                        for fut in self.send_futures.drain(..) {
+                            let fut = fut.bind(py);
+                            if fut.call_method0("done")?.is_truthy()? {
+                                continue;
+                            }
+                            match &err {
+                                None => fut.call_method1("set_result", (py.None(),))?,
+                                Some(e) => fut.call_method1("set_exception", (e.value(py),))?,
+                            };
+                        }
+                    }
+                }
+            }
+            Kind::Closed => {
+                if self.conn.poll_closed(&self.closed_waker).is_ready() {
+                    for fut in self.closed_futures.drain(..) {
+                        let fut = fut.bind(py);
+                        if !fut.call_method0("done")?.is_truthy()? {
+                            fut.call_method1("set_result", (py.None(),))?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn send(&self, py: Python<'_>, opcode: OpCode, payload: &[u8]) -> PyResult<bool> {
+        self.conn
+            .send(opcode, payload)
+            .map_err(|e| errors::to_py(py, e))
+    }
+}
+
+fn with_bytes<R>(data: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+    if let Ok(b) = data.cast::<PyBytes>() {
+        return Ok(f(b.as_bytes()));
+    }
+    let buffer = PyBuffer::<u8>::get(data)?;
+    let bytes = buffer.to_vec(data.py())?;
+    Ok(f(&bytes))
+}
+
+fn header_pairs(headers: Option<Vec<(String, String)>>) -> Vec<(String, String)> {
+    headers.unwrap_or_default()
+}
+
+#[pymethods]
+impl Connection {
+    /// The connection's number, unique within its server.
+    #[getter]
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Pop the next message without waiting (`kind`: 0 message objects,
+    /// 1 str/bytes, 2 str only, 3 bytes only); `None` when none is queued.
+    fn recv(&mut self, py: Python<'_>, kind: u8) -> PyResult<Option<Py<PyAny>>> {
+        let want = Want::from_u8(kind)?;
+        if self.recv_future.is_some() {
+            self.check_no_waiter(py)?;
+        }
+        match self.conn.try_recv() {
+            Ok(Some(msg)) => Self::convert(py, msg, want).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(errors::to_py(py, e)),
+        }
+    }
+
+    /// A future resolved (with `None`) once `recv()` has something to return.
+    fn wait_recv<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.check_no_waiter(py)?;
+        let fut = self.future(py)?;
+        if self.conn.register_recv(&self.recv_waker) {
+            fut.call_method1("set_result", (py.None(),))?;
+        } else {
+            self.recv_future = Some(fut.clone().unbind());
+        }
+        Ok(fut)
+    }
+
+    /// Queue a text frame; `True` means the buffer is above its high-water
+    /// mark and the caller should await `wait_send()`.
+    fn send_text(&self, py: Python<'_>, data: &Bound<'_, PyString>) -> PyResult<bool> {
+        let text = data.to_str()?;
+        self.send(py, OpCode::Text, text.as_bytes())
+    }
+
+    /// Queue a binary frame from any bytes-like object.
+    fn send_bytes(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        with_bytes(data, |b| self.send(py, OpCode::Binary, b))?
+    }
+
+    /// Queue a ping (payload at most 125 bytes).
+    fn ping(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        with_bytes(data, |b| self.send(py, OpCode::Ping, b))?
+    }
+
+    /// Queue a pong (payload at most 125 bytes).
+    fn pong(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        with_bytes(data, |b| self.send(py, OpCode::Pong, b))?
+    }
+
+    /// A future resolved once the write buffer is at its low-water mark.
+    fn wait_send<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let fut = self.future(py)?;
+        match self.conn.poll_send_ready(&self.send_waker) {
+            Poll::Ready(Ok(())) => {
+                fut.call_method1("set_result", (py.None(),))?;
+            }
+            Poll::Ready(Err(e)) => {
+                fut.call_method1("set_exception", (errors::to_py(py, e).value(py),))?;
+            }
+            Poll::Pending => self.send_futures.push(fut.clone().unbind()),
+        }
+        Ok(fut)
+    }
+
+    /// A future resolved once the connection is closed and its socket released.
+    fn wait_closed<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let fut = self.future(py)?;
+        if self.conn.poll_closed(&self.closed_waker).is_ready() {
+            fut.call_method1("set_result", (py.None(),))?;
+        } else {
+            self.closed_futures.push(fut.clone().unbind());
+        }
+        Ok(fut)
+    }
+
+    /// Send the 101 response.
+    #[pyo3(signature = (subprotocol=None, headers=None))]
+    fn accept(
+        &self,
+        py: Python<'_>,
+        subprotocol: Option<&str>,
+        headers: Option<Vec<(String, String)>>,
+    ) -> PyResult<()> {
+        self.conn
+            .accept(subprotocol, &header_pairs(headers))
+            .map_err(|e| errors::to_py(py, e))
+    }
+
+    /// Answer the upgrade with a plain HTTP response.
+    #[pyo3(signature = (status, body, headers=None))]
+    fn reject(
+        &self,
+        py: Python<'_>,
+        status: u16,
+        body: &Bound<'_, PyAny>,
+        headers: Option<Vec<(String, String)>>,
+    ) -> PyResult<()> {
+        if !(100..=599).contains(&status) || status == 101 {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "reject() needs an HTTP status from 100 to 599 other than 101, not {status}"
+            )));
+        }
+        let headers = header_pairs(headers);
+        with_bytes(body, |b| self.conn.reject(status, &headers, b))?
+            .map_err(|e| errors::to_py(py, e))
+    }
+
+    /// Start the close handshake (HTTP 403 before accept()).
+    #[pyo3(signature = (code=1000, reason=""))]
+    fn close(&self, py: Python<'_>, code: u16, reason: &str) -> PyResult<()> {
+        self.conn
+            .close(code, reason)
+            .map_err(|e| errors::to_py(py, e))
+    }
+
+    /// `"CONNECTING" | "OPEN" | "CLOSING" | "CLOSED"`.
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.conn.state().as_str()
+    }
+
+    /// Code the connection closed with, or None while it is open.
+    #[getter]
+    fn close_code(&self) -> Option<u16> {
+        self.conn.close_info().map(|(c, _)| c)
+    }
+
+    /// Reason the connection closed with, or None while it is open.
+    #[getter]
+    fn close_reason(&self) -> Option<String> {
+        self.conn.close_info().map(|(_, r)| r)
+    }
+
+    /// Bytes queued for the peer and not yet written.
+    #[getter]
+    fn buffered_amount(&self) -> usize {
+        self.conn.buffered_amount()
+    }
+
+    /// Request path, without the query string.
+    #[getter]
+    fn path(&self) -> &str {
+        self.conn.request().path()
+    }
+
+    /// Raw query string (without `?`).
+    #[getter]
+    fn query_string(&self) -> &str {
+        self.conn.request().query()
+    }
+
+    /// Request headers as `(name, value)` pairs in the order sent.
+    #[getter]
+    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let items: Vec<Bound<'py, PyTuple>> = self
+            .conn
+            .request()
+            .headers()
+            .iter()
+            .map(|(k, v)| PyTuple::new(py, [k.as_str(), v.as_str()]))
+            .collect::<PyResult<_>>()?;
+        PyList::new(py, items)
+    }
+
+    /// Subprotocols the client offered, in its order of preference.
+    #[getter]
+    fn subprotocols(&self) -> Vec<String> {
+        self.conn.request().subprotocols().to_vec()
+    }
+
+    /// `(host, port)` of the client.
+    #[getter]
+    fn client(&self) -> Option<(String, u16)> {
+        self.conn
+            .request()
+            .peer_addr()
+            .map(|a| (a.ip().to_string(), a.port()))
+    }
+
+    /// `(host, port)` the client connected to.
+    #[getter]
+    fn server(&self) -> Option<(String, u16)> {
+        self.conn
+            .request()
+            .local_addr()
+            .map(|a| (a.ip().to_string(), a.port()))
+    }
+}

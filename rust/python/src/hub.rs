@@ -1,0 +1,108 @@
+//! `Hub`: the asyncio loop's end of the bridge.
+//!
+//! One hub per server. Python registers [`Hub::drain`] with
+//! `loop.add_reader(hub.fd, hub.drain)`. When tokio posts wakes (see
+//! [`crate::signal`]), the loop runs `drain` once for the whole batch: it
+//! hands new connections to the Python callback and resolves the futures of
+//! waiting `receive()`/`send()`/`wait_closed()` calls. This is the only place
+//! where engine events turn into Python activity, and it runs on the loop
+//! thread with the GIL it already holds.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ferrosocket::Conn;
+use pyo3::prelude::*;
+
+use crate::connection::Connection;
+use crate::signal::{untoken, Signal};
+
+/// The loop side of the bridge for one server.
+#[pyclass(module = "ferrosocket._native")]
+pub struct Hub {
+    pub(crate) signal: Arc<Signal>,
+    create_future: Py<PyAny>,
+    on_connection: Py<PyAny>,
+    conns: HashMap<u64, Py<Connection>>,
+    next_id: u64,
+    ready: Vec<u64>,
+    incoming: Vec<Arc<Conn>>,
+}
+
+#[pymethods]
+impl Hub {
+    /// `loop` is the asyncio loop that drives the handlers; `on_connection`
+    /// is called with each new `Connection`.
+    #[new]
+    fn new(event_loop: &Bound<'_, PyAny>, on_connection: Py<PyAny>) -> PyResult<Self> {
+        Ok(Hub {
+            signal: Signal::new()?,
+            create_future: event_loop.getattr("create_future")?.unbind(),
+            on_connection,
+            conns: HashMap::new(),
+            next_id: 1,
+            ready: Vec::new(),
+            incoming: Vec::new(),
+        })
+    }
+
+    /// The descriptor to watch with `loop.add_reader`.
+    #[getter]
+    fn fd(&self) -> i32 {
+        self.signal.fd()
+    }
+
+    /// Connections handed to Python and not yet released.
+    #[getter]
+    fn active(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Forget a connection whose handler has finished.
+    fn release(&mut self, id: u64) {
+        self.conns.remove(&id);
+    }
+
+    /// The `add_reader` callback: process every wake posted since the last call.
+    fn drain(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let (mut ready, mut incoming, on_connection) = {
+            let mut hub = slf.borrow_mut();
+            let mut ready = std::mem::take(&mut hub.ready);
+            let mut incoming = std::mem::take(&mut hub.incoming);
+            hub.signal.take(&mut ready, &mut incoming);
+            (ready, incoming, hub.on_connection.clone_ref(py))
+        };
+        for conn in incoming.drain(..) {
+            let obj = {
+                let mut hub = slf.borrow_mut();
+                let id = hub.next_id;
+                hub.next_id += 1;
+                let obj = Py::new(
+                    py,
+                    Connection::new(py, conn, id, &hub.signal, &hub.create_future),
+                )?;
+                hub.conns.insert(id, obj.clone_ref(py));
+                obj
+            };
+            // A failing callback must not starve the other connections.
+            if let Err(err) = on_connection.call1(py, (obj,)) {
+                err.write_unraisable(py, None);
+            }
+        }
+        for token in ready.drain(..) {
+            let (id, kind) = untoken(token);
+            let conn = slf.borrow().conns.get(&id).map(|c| c.clone_ref(py));
+            if let Some(conn) = conn {
+                if let Err(err) = conn.borrow_mut(py).resolve(py, kind) {
+                    err.write_unraisable(py, None);
+                }
+            }
+        }
+        // Keep the (now empty) vectors' capacity for the next batch.
+        let mut hub = slf.borrow_mut();
+        hub.ready = ready;
+        hub.incoming = incoming;
+        Ok(())
+    }
+}

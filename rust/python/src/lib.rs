@@ -1,0 +1,29 @@
+//! `ferrosocket._native`: the PyO3 binding of the ferrosocket engine.
+//!
+//! Threads: the tokio runtime's worker threads own every socket, decode and
+//! encode frames, answer pings and close handshakes, and never touch Python.
+//! The asyncio thread runs the handlers; it reads and writes the per-connection
+//! state directly (`Connection.recv()`, `send_text()`, …) and is woken through
+//! one descriptor per server when it must wait (`Hub.drain`). See
+//! `signal.rs`, `hub.rs` and `connection.rs` for each half of the handoff.
+
+mod connection;
+mod errors;
+mod hub;
+mod messages;
+mod server;
+mod signal;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<connection::Connection>()?;
+    m.add_class::<hub::Hub>()?;
+    m.add_class::<server::NativeServer>()?;
+    m.add_class::<messages::Text>()?;
+    m.add_class::<messages::Binary>()?;
+    m.add_class::<messages::Close>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! How tokio threads wake the asyncio loop without touching Python.
+//!
+//! Rule 1 of the bridge: tokio threads never take the GIL in the data path
+//! and never hold Python objects (taking the GIL from a foreign thread can
+//! wait up to the 5 ms switch interval). So a tokio thread that has news for
+//! Python — a message for a waiting `receive()`, room in the write buffer, a
+//! new connection — only appends a number (or an `Arc<Conn>`) to a list here
+//! and, if the loop has not been signalled since it last drained, writes one
+//! byte to a socketpair that the loop watches with `loop.add_reader`.
+//!
+//! The `pending` flag makes that at most one write per batch: every wake
+//! between two drains finds the flag set and only appends. The loop's drain
+//! callback clears the flag *before* taking the lists, so a wake racing with
+//! the drain either lands in this drain or writes a new byte for the next.
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::io::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Wake, Waker};
+
+use ferrosocket::Conn;
+
+/// What a wake is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A message (or the close) is queued for a waiting `receive()`.
+    Recv = 0,
+    /// The write buffer drained below the low-water mark.
+    Send = 1,
+    /// The connection's socket is closed.
+    Closed = 2,
+}
+
+/// A wake token: connection id and kind in one integer.
+pub fn token(id: u64, kind: Kind) -> u64 {
+    (id << 2) | kind as u64
+}
+
+/// Split a token into connection id and kind.
+pub fn untoken(token: u64) -> (u64, Kind) {
+    let kind = match token & 3 {
+        0 => Kind::Recv,
+        1 => Kind::Send,
+        _ => Kind::Closed,
+    };
+    (token >> 2, kind)
+}
+
+#[derive(Default)]
+struct Lists {
+    ready: Vec<u64>,
+    connections: Vec<Arc<Conn>>,
+}
+
+/// The shared half of the loop signal (see the module docs).
+pub struct Signal {
+    lists: Mutex<Lists>,
+    pending: AtomicBool,
+    tx: UnixStream,
+    rx: UnixStream,
+}
+
+impl Signal {
+    pub fn new() -> std::io::Result<Arc<Signal>> {
+        let (tx, rx) = UnixStream::pair()?;
+        tx.set_nonblocking(true)?;
+        rx.set_nonblocking(true)?;
+        Ok(Arc::new(Signal {
+            lists: Mutex::new(Lists::default()),
+            pending: AtomicBool::new(false),
+            tx,
+            rx,
+        }))
+    }
+
+    /// The descriptor the loop watches.
+    pub fn fd(&self) -> i32 {
+        self.rx.as_raw_fd()
+    }
+
+    fn lists(&self) -> std::sync::MutexGuard<'_, Lists> {
+        self.lists.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn notify(&self) {
+        if !self.pending.swap(true, Ordering::AcqRel) {
+            // A full socket buffer means a byte is already waiting: enough.
+            let _ = (&self.tx).write(&[1]);
+        }
+    }
+
+    /// Called on a tokio thread: a wake for `token`.
+    pub fn wake(&self, token: u64) {
+        self.lists().ready.push(token);
+        self.notify();
+    }
+
+    /// Called on a tokio thread: a new connection for the application.
+    pub fn connection(&self, conn: Arc<Conn>) {
+        self.lists().connections.push(conn);
+        self.notify();
+    }
+
+    /// Called on the loop thread: clear the signal and take everything queued.
+    pub fn take(&self, ready: &mut Vec<u64>, connections: &mut Vec<Arc<Conn>>) {
+        let mut sink = [0u8; 256];
+        loop {
+            match (&self.rx).read(&mut sink) {
+                Ok(n) if n == sink.len() => continue,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                _ => break,
+            }
+        }
+        self.pending.store(false, Ordering::Release);
+        let mut lists = self.lists();
+        std::mem::swap(ready, &mut lists.ready);
+        std::mem::swap(connections, &mut lists.connections);
+    }
+}
+
+/// A [`Waker`] that posts one token to a [`Signal`].
+pub struct TokenWaker {
+    signal: Arc<Signal>,
+    token: u64,
+}
+
+impl TokenWaker {
+    pub fn waker(signal: &Arc<Signal>, token: u64) -> Waker {
+        Waker::from(Arc::new(TokenWaker {
+            signal: signal.clone(),
+            token,
+        }))
+    }
+}
+
+impl Wake for TokenWaker {
+    fn wake(self: Arc<Self>) {
+        self.signal.wake(self.token);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.signal.wake(self.token);
+    }
+}
