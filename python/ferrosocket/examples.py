@@ -33,7 +33,7 @@ async def echo(ws: WebSocket) -> None:
                 m = recv(1)
         except WebSocketDisconnect:
             return
-        if (send_text(m) if type(m) is str else send_bytes(m)):
+        if send_text(m) if type(m) is str else send_bytes(m):
             await c.wait_send()
 
 
@@ -74,7 +74,7 @@ async def chat(ws: WebSocket) -> None:
     """The demo chat: ``{"name", "text"}`` JSON in, the same out to everyone
     (the sender included), plus join/leave notices."""
     await ws.accept()
-    name = ws.query_params.get("name") or "guest-%d" % (ws.client[1] if ws.client else 0)
+    name = ws.query_params.get("name") or f"guest-{ws.client[1] if ws.client else 0}"
     _chat_room.members.add(ws)
     notice = json.dumps({"name": "server", "text": f"{name} joined ({len(_chat_room.members)} here)"})
     await _chat_room.relay(None, notice)

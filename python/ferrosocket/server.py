@@ -13,7 +13,7 @@ import inspect
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from typing import Any, Union
+from typing import Any
 
 from . import _native
 from ._errors import WebSocketDisconnect
@@ -25,7 +25,7 @@ __all__ = ["serve", "Server", "run", "Handler", "App"]
 logger = logging.getLogger("ferrosocket")
 
 Handler = Callable[[WebSocket], Awaitable[None]]
-App = Union[Handler, Mapping[str, Union[Handler, HTTPResponse]]]
+App = Handler | Mapping[str, Handler | HTTPResponse]
 
 
 def _compile(app: App) -> tuple[list[str] | None, dict[str, Handler], Handler | None, dict[str, Any]]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 from . import _native
 from ._errors import WebSocketDisconnect
@@ -26,11 +26,11 @@ from .datastructures import Headers, QueryParams
 
 __all__ = ["WebSocket", "Message"]
 
-Message = Union[Text, Binary, Close]
+Message = Text | Binary | Close
 
 _MESSAGE, _DATA, _TEXT, _BYTES = 0, 1, 2, 3
 
-HeaderItems = Union[Mapping[str, str], Sequence[tuple[str, str]], None]
+HeaderItems = Mapping[str, str] | Sequence[tuple[str, str]] | None
 
 
 def _header_list(headers: HeaderItems) -> list[tuple[str, str]] | None:
@@ -270,7 +270,7 @@ class WebSocket:
         """``ws://host/path?query`` as the client addressed it."""
         host = self.headers.get("host")
         if host is None and self.server is not None:
-            host = "%s:%d" % self.server
+            host = f"{self.server[0]}:{self.server[1]}"
         query = self.query_string
         return f"ws://{host}{self.path}" + (f"?{query}" if query else "")
 
