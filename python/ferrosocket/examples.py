@@ -14,6 +14,7 @@ from importlib import resources
 
 from ._errors import WebSocketDisconnect
 from .config import HTTPResponse
+from .server import Handler
 from .websocket import WebSocket
 
 __all__ = ["echo", "broadcast", "chat", "demo"]
@@ -92,4 +93,4 @@ def _page() -> HTTPResponse:
     return HTTPResponse(html, headers={"Cache-Control": "no-cache"})
 
 
-demo = {"/": _page(), "/chat": chat, "/echo": echo}
+demo: dict[str, Handler | HTTPResponse] = {"/": _page(), "/chat": chat, "/echo": echo}

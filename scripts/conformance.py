@@ -1,0 +1,123 @@
+"""Run the Autobahn TestSuite cases (the `kosoku` package) against ferrosocket.
+
+Two servers are checked, each started fresh on a free port:
+
+* ``rust``: the engine alone, ``target/release/examples/echo``;
+* ``python``: ``python -m ferrosocket ferrosocket.examples:echo``.
+
+A case passes when both its behaviour and its close behaviour are OK or
+INFORMATIONAL; NON-STRICT, FAILED and UNIMPLEMENTED are failures. Sections
+12 and 13 (permessage-deflate) are excluded until compression lands.
+
+    python scripts/conformance.py [--only rust|python] [--keep-reports DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = {"OK", "INFORMATIONAL"}
+EXCLUDED = ["12.*", "13.*"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited early with code {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"server did not listen on port {port} within {timeout} s")
+
+
+def server_command(name: str, port: int) -> list[str]:
+    if name == "rust":
+        subprocess.run(
+            ["cargo", "build", "--release", "-q", "-p", "ferrosocket", "--example", "echo"], cwd=ROOT, check=True
+        )
+        return [str(ROOT / "target/release/examples/echo"), "--host", "127.0.0.1", "--port", str(port)]
+    return [
+        sys.executable, "-m", "ferrosocket", "ferrosocket.examples:echo",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def run_suite(name: str, outdir: Path) -> tuple[collections.Counter[str], list[str]]:
+    port = free_port()
+    proc = subprocess.Popen(server_command(name, port), cwd=ROOT)
+    try:
+        wait_port(port, proc)
+        cmd = ["kosoku", f"127.0.0.1:{port}", "-o", str(outdir), "-p", "2"]
+        for pattern in EXCLUDED:
+            cmd += ["-x", pattern]
+        subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, timeout=900)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    index = json.loads((outdir / "index.json").read_text())
+    counts: collections.Counter[str] = collections.Counter()
+    bad: list[str] = []
+    for cases in index.values():
+        for case, result in cases.items():
+            behavior, close = result["behavior"], result["behaviorClose"]
+            counts[behavior] += 1
+            if behavior not in GOOD or close not in GOOD:
+                bad.append(f"{case}: {behavior} (close {close})")
+    return counts, bad
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["rust", "python"])
+    parser.add_argument("--keep-reports", type=Path, help="copy the kosoku reports here")
+    args = parser.parse_args()
+    if shutil.which("kosoku") is None:
+        print("kosoku is not installed: pip install kosoku", file=sys.stderr)
+        return 2
+    passed = failed = 0
+    for name in [args.only] if args.only else ["rust", "python"]:
+        with tempfile.TemporaryDirectory() as tmp:
+            outdir = Path(tmp) / name
+            counts, bad = run_suite(name, outdir)
+            if args.keep_reports:
+                shutil.copytree(outdir, args.keep_reports / name, dirs_exist_ok=True)
+        total = sum(counts.values())
+        summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        print(f"conformance[{name}]: {total} cases: {summary}")
+        for line in bad:
+            print(f"  BAD {line}")
+        failed += len(bad)
+        passed += total - len(bad)
+        if total == 0:
+            print(f"conformance[{name}]: no case ran", file=sys.stderr)
+            failed += 1
+    print(f"conformance: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
