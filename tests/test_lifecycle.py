@@ -1,0 +1,412 @@
+"""The life of one connection: handshake answers, states, close codes both
+ways, handler endings, misuse, subprotocols and request data."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+import rawws
+import websockets
+from ferrosocket import Close, CloseCode, Text, WebSocketDisconnect
+from support import TIMEOUT, Outcome, url
+from websockets.asyncio.client import connect
+
+
+async def closed_by_server(client) -> tuple[int, str]:
+    """Wait for the server's close frame on a websockets client."""
+    with pytest.raises(websockets.ConnectionClosed) as info:
+        await asyncio.wait_for(client.recv(), TIMEOUT)
+    assert info.value.rcvd is not None, "the server sent no close frame"
+    return info.value.rcvd.code, info.value.rcvd.reason
+
+
+async def test_states_through_the_close_handshake(serve, raw, held):
+    server = await serve(held)
+    client = await raw(server.port)
+    await client.request_upgrade()
+    ws = await held.next()
+    assert (ws.state, ws.is_open, ws.close_code, ws.close_reason) == ("CONNECTING", False, None, None)
+    await ws.accept()
+    assert (ws.state, ws.is_open) == ("OPEN", True)
+    assert (await client.read_response_head()).status == 101
+    await ws.close(4100, "closing")
+    assert (ws.state, ws.is_open) == ("CLOSING", False)
+    assert await client.expect_close() == (4100, "closing")
+    assert ws.state == "CLOSING", "closed before the client answered the close"
+    await client.send_close(4100)
+    await asyncio.wait_for(ws.wait_closed(), TIMEOUT)
+    assert (ws.state, ws.is_open, ws.close_code, ws.close_reason) == ("CLOSED", False, 4100, "closing")
+    assert await client.at_eof()
+
+
+async def test_close_twice_does_nothing(serve, raw, held):
+    server = await serve(held)
+    client = await raw(server.port)
+    await client.request_upgrade()
+    ws = await held.next()
+    await ws.accept()
+    await ws.close(4000)
+    await ws.close(4001, "again")
+    await client.read_response_head()
+    assert await client.expect_close() == (4000, "")
+    await client.send_close(4000)
+    # Only one close frame was sent: next comes the end of the stream.
+    assert await client.at_eof()
+
+
+async def test_client_close_code_and_reason_reach_handler(serve):
+    async def handler(ws):
+        await ws.accept()
+        first = await ws.receive()
+        with pytest.raises(WebSocketDisconnect) as info:
+            await ws.receive_text()
+        with pytest.raises(WebSocketDisconnect):
+            await ws.receive()
+        await ws.wait_closed()
+        return first, info.value.code, info.value.reason, ws.state, ws.close_code, ws.close_reason
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    async with connect(url(server)) as client:
+        await client.close(4000, "bye")
+        assert client.close_code == 4000, "the server did not echo the client's close code"
+    assert await outcome.result() == (Close(4000, "bye"), 4000, "bye", "CLOSED", 4000, "bye")
+
+
+async def test_client_close_without_code_is_1005(serve, raw):
+    async def handler(ws):
+        await ws.accept()
+        return await ws.receive()
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    client = await raw(server.port)
+    await client.handshake()
+    await client.send_close(None)
+    assert await outcome.result() == Close(1005, "")
+    frame = await client.recv_frame()
+    assert frame.opcode == rawws.CLOSE and frame.payload == b""
+
+
+async def test_server_close_code_and_reason_reach_client(serve):
+    async def handler(ws):
+        await ws.accept()
+        await ws.close(4001, "x")
+        await ws.wait_closed()
+        with pytest.raises(WebSocketDisconnect):
+            await ws.send_text("too late")
+        return ws.state
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    async with connect(url(server)) as client:
+        assert await closed_by_server(client) == (4001, "x")
+    assert await outcome.result() == "CLOSED"
+
+
+@pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000])
+async def test_invalid_close_code_raises_value_error(serve, code):
+    async def handler(ws):
+        await ws.accept()
+        with pytest.raises(ValueError):
+            await ws.close(code)
+        state = ws.state
+        await ws.close(CloseCode.GOING_AWAY)
+        return state
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    async with connect(url(server)) as client:
+        assert await closed_by_server(client) == (1001, "")
+    assert await outcome.result() == "OPEN"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="close(code) with a code outside 0..65535 raises OverflowError from the u16 conversion "
+    "in Connection.close instead of the ValueError every other invalid close code raises",
+)
+@pytest.mark.parametrize("code", [-1, 65536])
+async def test_out_of_range_close_code_raises_value_error(serve, code):
+    async def handler(ws):
+        await ws.accept()
+        await ws.close(code)
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    async with connect(url(server)):
+        with pytest.raises(ValueError):
+            await outcome.result()
+
+
+async def test_close_reason_longer_than_123_bytes_raises_value_error(serve):
+    async def handler(ws):
+        await ws.accept()
+        with pytest.raises(ValueError):
+            await ws.close(1000, "é" * 62)  # 124 bytes
+        await ws.close(1000, "é" * 61 + "x")  # 123 bytes: allowed
+
+    server = await serve(handler)
+    async with connect(url(server)) as client:
+        assert await closed_by_server(client) == (1000, "é" * 61 + "x")
+
+
+async def test_close_before_accept_is_http_403(serve, raw):
+    async def handler(ws):
+        await ws.close()
+        return ws.state
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    client = await raw(server.port)
+    await client.request_upgrade()
+    response = await client.read_response()
+    assert response.status == 403
+    assert await outcome.result() == "CLOSED"
+    assert await client.at_eof()
+
+
+async def test_close_before_accept_seen_by_websockets_client(serve):
+    async def handler(ws):
+        await ws.close()
+
+    server = await serve(handler)
+    with pytest.raises(websockets.InvalidStatus) as info:
+        async with connect(url(server)):
+            pass
+    assert info.value.response.status_code == 403
+
+
+async def test_reject_sends_status_body_and_headers(serve, raw):
+    async def handler(ws):
+        await ws.reject(401, "go away", {"WWW-Authenticate": 'Basic realm="x"'})
+        with pytest.raises(RuntimeError):
+            await ws.accept()
+        with pytest.raises(ValueError):
+            await ws.reject(101)
+        return ws.state
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    client = await raw(server.port)
+    await client.request_upgrade()
+    response = await client.read_response()
+    assert (response.status, response.body) == (401, b"go away")
+    assert response.headers["www-authenticate"] == 'Basic realm="x"'
+    assert "sec-websocket-accept" not in response.headers
+    assert await outcome.result() == "CLOSED"
+
+
+async def test_reject_with_bytes_body_and_header_list(serve, raw):
+    async def handler(ws):
+        await ws.reject(429, b"\x00slow down", [("Retry-After", "7"), ("X-A", "1")])
+
+    server = await serve(handler)
+    client = await raw(server.port)
+    await client.request_upgrade()
+    response = await client.read_response()
+    assert (response.status, response.body) == (429, b"\x00slow down")
+    assert (response.headers["retry-after"], response.headers["x-a"]) == ("7", "1")
+
+
+async def test_handler_returning_closes_with_1000(serve):
+    async def handler(ws):
+        await ws.accept()
+        await ws.send_text("bye")
+
+    server = await serve(handler)
+    async with connect(url(server)) as client:
+        assert await asyncio.wait_for(client.recv(), TIMEOUT) == "bye"
+        assert await closed_by_server(client) == (1000, "")
+
+
+async def test_handler_raising_closes_with_1011_and_logs(serve, caplog):
+    async def handler(ws):
+        await ws.accept()
+        await ws.receive_text()
+        raise LookupError("boom in handler")
+
+    server = await serve(handler)
+    with caplog.at_level(logging.ERROR, logger="ferrosocket"):
+        async with connect(url(server)) as client:
+            await client.send("go")
+            assert await closed_by_server(client) == (1011, "")
+    records = [r for r in caplog.records if r.name == "ferrosocket" and r.exc_info]
+    assert len(records) == 1
+    assert records[0].levelno == logging.ERROR
+    assert isinstance(records[0].exc_info[1], LookupError)
+    assert "boom in handler" in caplog.text
+
+
+async def test_handler_raising_before_accept_is_http_500(serve, raw, caplog):
+    async def handler(ws):
+        raise KeyError("no accept")
+
+    server = await serve(handler)
+    with caplog.at_level(logging.ERROR, logger="ferrosocket"):
+        client = await raw(server.port)
+        await client.request_upgrade()
+        response = await client.read_response()
+    assert response.status == 500
+    assert any(r.exc_info and isinstance(r.exc_info[1], KeyError) for r in caplog.records)
+
+
+async def test_non_async_handler_is_reported(serve, raw, caplog):
+    def handler(ws):  # forgot `async`
+        return None
+
+    server = await serve(handler)
+    with caplog.at_level(logging.ERROR, logger="ferrosocket"):
+        client = await raw(server.port)
+        await client.request_upgrade()
+        assert (await client.read_response()).status == 500
+    assert "async" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda ws: ws.send_text("x"),
+        lambda ws: ws.send_bytes(b"x"),
+        lambda ws: ws.send_json({}),
+        lambda ws: ws.ping(),
+        lambda ws: ws.receive(),
+        lambda ws: ws.receive_text(),
+    ],
+    ids=["send_text", "send_bytes", "send_json", "ping", "receive", "receive_text"],
+)
+async def test_use_before_accept_raises_runtime_error(serve, raw, call):
+    async def handler(ws):
+        with pytest.raises(RuntimeError, match="accept") as info:
+            await call(ws)
+        await ws.accept()
+        await ws.send_text("accepted")
+        return str(info.value)
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    client = await raw(server.port)
+    await client.handshake()
+    assert await client.recv_message() == (rawws.TEXT, b"accepted")
+    assert "accept()" in await outcome.result()
+
+
+async def test_two_concurrent_receives_raise_runtime_error(serve, raw, held):
+    server = await serve(held)
+    client = await raw(server.port)
+    await client.request_upgrade()
+    ws = await held.next()
+    await ws.accept()
+    first = asyncio.ensure_future(ws.receive())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not first.done()
+    with pytest.raises(RuntimeError, match="receive") as info:
+        await ws.receive_text()
+    assert "one task" in str(info.value)
+    await client.read_response_head()
+    await client.send_text("for the first")
+    assert await asyncio.wait_for(first, TIMEOUT) == Text("for the first")
+
+
+async def test_accept_twice_raises_runtime_error(serve):
+    async def handler(ws):
+        await ws.accept()
+        with pytest.raises(RuntimeError):
+            await ws.accept()
+        with pytest.raises(RuntimeError):
+            await ws.reject(400)
+        await ws.send_text("still open")
+
+    server = await serve(handler)
+    async with connect(url(server)) as client:
+        assert await asyncio.wait_for(client.recv(), TIMEOUT) == "still open"
+
+
+async def test_subprotocol_negotiation(serve):
+    async def handler(ws):
+        offered = ws.subprotocols
+        await ws.accept(subprotocol="b")
+        return offered
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    async with connect(url(server), subprotocols=["a", "b"]) as client:
+        assert client.subprotocol == "b"
+    assert await outcome.result() == ["a", "b"]
+
+
+async def test_no_subprotocol_offered(serve):
+    async def handler(ws):
+        await ws.accept()
+        return ws.subprotocols
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    async with connect(url(server)) as client:
+        assert client.subprotocol is None
+        assert "Sec-WebSocket-Protocol" not in client.response.headers
+    assert await outcome.result() == []
+
+
+async def test_invalid_subprotocol_token_raises_value_error(serve):
+    async def handler(ws):
+        with pytest.raises(ValueError):
+            await ws.accept(subprotocol="a b")
+        await ws.accept()
+
+    server = await serve(handler)
+    async with connect(url(server), subprotocols=["a"]) as client:
+        assert client.subprotocol is None
+
+
+@pytest.mark.parametrize("headers", [{"X-Test": "1", "X-Other": "two"}, [("X-Test", "1"), ("X-Other", "two")]])
+async def test_accept_headers_reach_client(serve, headers):
+    async def handler(ws):
+        await ws.accept(headers=headers)
+
+    server = await serve(handler)
+    async with connect(url(server)) as client:
+        assert client.response.headers["X-Test"] == "1"
+        assert client.response.headers["x-other"] == "two"
+
+
+async def test_request_data(serve):
+    async def handler(ws):
+        await ws.accept()
+        q, h = ws.query_params, ws.headers
+        return {
+            "path": ws.path,
+            "query_string": ws.query_string,
+            "a": q["a"],
+            "a_all": q.getlist("a"),
+            "b": q.get("b"),
+            "missing": q.get("missing"),
+            "empty": q["empty"],
+            "header": (h["x-custom"], h["X-CUSTOM"], "X-Custom" in h, h.getlist("x-multi")),
+            "client": ws.client,
+            "server": ws.server,
+            "url": ws.url,
+        }
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    query = "a=1&a=2&b=x%20y&empty="
+    headers = [("X-Custom", "Value"), ("X-Multi", "one"), ("X-Multi", "two")]
+    async with connect(url(server, f"/some/path?{query}"), additional_headers=headers) as client:
+        local_port = client.local_address[1]
+    data = await outcome.result()
+    assert data["path"] == "/some/path"
+    assert data["query_string"] == query
+    assert (data["a"], data["a_all"], data["b"], data["missing"], data["empty"]) == ("2", ["1", "2"], "x y", None, "")
+    assert data["header"] == ("Value", "Value", True, ["one", "two"])
+    assert data["client"] == ("127.0.0.1", local_port)
+    assert data["server"] == ("127.0.0.1", server.port)
+    assert data["url"] == f"ws://127.0.0.1:{server.port}/some/path?{query}"
+
+
+async def test_close_code_enum():
+    assert CloseCode.NORMAL_CLOSURE == 1000 and CloseCode(1011) is CloseCode.INTERNAL_ERROR
+    assert WebSocketDisconnect(4000, "r").code == 4000 and "4000" in str(WebSocketDisconnect(4000, "r"))
