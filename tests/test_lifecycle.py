@@ -36,9 +36,10 @@ async def test_states_through_the_close_handshake(serve, raw, held):
     assert await client.expect_close() == (4100, "closing")
     assert ws.state == "CLOSING", "closed before the client answered the close"
     await client.send_close(4100)
-    await asyncio.wait_for(ws.wait_closed(), TIMEOUT)
+    assert await client.at_eof(), "the server did not close the TCP connection"
     assert (ws.state, ws.is_open, ws.close_code, ws.close_reason) == ("CLOSED", False, 4100, "closing")
-    assert await client.at_eof()
+    client.close()  # the server lingers for our FIN before releasing the socket
+    await asyncio.wait_for(ws.wait_closed(), TIMEOUT)
 
 
 async def test_close_twice_does_nothing(serve, raw, held):
