@@ -24,7 +24,7 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 /// The RFC 6455 §1.3 example key and the accept value it must produce.
 pub const RFC_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-pub const RFC_ACCEPT: &str = "s3pPLMBo+Ix9YHj0Qau0NtgHzWo=";
+pub const RFC_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
 pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
