@@ -39,14 +39,19 @@ pub enum ProtocolError {
     InvalidCloseCode(u16),
     /// A close reason that is not valid UTF-8 (§5.5.1).
     InvalidCloseReason,
+    /// A permessage-deflate payload that does not inflate (RFC 7692 §6.2);
+    /// 1007, see `crate::deflate` for why.
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
     /// The close code to fail the connection with (RFC 6455 §7.4.1):
-    /// 1007 for invalid UTF-8, 1009 for size limits, 1002 for everything else.
+    /// 1007 for invalid UTF-8 or undecodable compressed data, 1009 for size limits, 1002 for everything else.
     pub fn close_code(&self) -> u16 {
         match self {
-            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => 1007,
+            ProtocolError::InvalidUtf8
+            | ProtocolError::InvalidCloseReason
+            | ProtocolError::InvalidCompressedData => 1007,
             ProtocolError::FrameTooLarge | ProtocolError::MessageTooLarge => 1009,
             _ => 1002,
         }
@@ -74,6 +79,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::InvalidClosePayload => f.write_str("close payload of 1 byte"),
             ProtocolError::InvalidCloseCode(code) => write!(f, "invalid close code {code}"),
             ProtocolError::InvalidCloseReason => f.write_str("close reason is not UTF-8"),
+            ProtocolError::InvalidCompressedData => f.write_str("invalid compressed data"),
         }
     }
 }
@@ -103,6 +109,7 @@ mod tests {
         }
         assert_eq!(InvalidUtf8.close_code(), 1007);
         assert_eq!(InvalidCloseReason.close_code(), 1007);
+        assert_eq!(InvalidCompressedData.close_code(), 1007);
         assert_eq!(FrameTooLarge.close_code(), 1009);
         assert_eq!(MessageTooLarge.close_code(), 1009);
         // Display is short enough to be a close reason (<= 123 bytes).

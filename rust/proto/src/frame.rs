@@ -26,16 +26,23 @@
 //! * **Errors are sticky**: after an error, `decode` keeps returning it; the
 //!   connection must be failed with `error.close_code()`.
 //!
-//! # Extensions (RSV1)
+//! # Extensions (RSV1): permessage-deflate
 //!
-//! RSV bits are rejected today. permessage-deflate (RFC 7692) will own RSV1 on
-//! the first frame of a data message: the plan is a decoder flag that accepts
-//! RSV1 there, skips UTF-8 validation for that message (it must run after
-//! inflation) and reports the message as compressed. The per-message state
-//! (`Message`) already holds the validator as an `Option` for that reason.
+//! RSV bits are protocol errors unless an [`Inflater`] was installed with
+//! [`Decoder::set_deflate`] (the handshake agreed on permessage-deflate,
+//! RFC 7692). Then RSV1 is accepted on the *first* frame of a text or binary
+//! message only (§6: never on continuation or control frames; 1002
+//! otherwise), and that message is inflated piece by piece as its payload
+//! arrives, straight out of the caller's buffer. The size limit
+//! (`max_message_size`) and fail-fast UTF-8 validation therefore apply to
+//! the decompressed bytes, and a compression bomb fails with 1009 having
+//! buffered at most the limit (see [`crate::deflate`]). `max_frame_size`
+//! still bounds each frame's declared (compressed) length; the compressed
+//! bytes of a message are never buffered, so they need no other limit.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+use crate::deflate::Inflater;
 use crate::error::ProtocolError;
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
@@ -120,6 +127,7 @@ const INITIAL_MESSAGE_CAPACITY: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy)]
 struct Header {
     fin: bool,
+    rsv1: bool,
     opcode: OpCode,
     mask: [u8; 4],
     len: u64,
@@ -139,8 +147,22 @@ struct FrameProgress {
 #[derive(Debug)]
 struct Message {
     text: bool,
+    /// The payload of an uncompressed message.
     data: BytesMut,
+    /// The inflated payload of a compressed (RSV1) message. A `Vec` so the
+    /// inflater can grow it with `reserve_exact`, never past the limit.
+    inflated: Option<Vec<u8>>,
     utf8: Option<Utf8Validator>,
+}
+
+impl Message {
+    fn len(&self) -> usize {
+        self.inflated.as_ref().map_or(self.data.len(), Vec::len)
+    }
+
+    fn capacity(&self) -> usize {
+        self.data.capacity() + self.inflated.as_ref().map_or(0, Vec::capacity)
+    }
 }
 
 /// Streaming server-role frame decoder; see the module docs.
@@ -150,21 +172,29 @@ pub struct Decoder {
     frame: Option<FrameProgress>,
     message: Option<Message>,
     error: Option<ProtocolError>,
+    inflater: Option<Inflater>,
 }
 
 /// Parse a header from the start of `buf`. `Ok(None)`: need more bytes.
 /// Checks that need only the first two bytes are done before waiting.
-fn parse_header(buf: &[u8]) -> Result<Option<Header>, ProtocolError> {
+/// `rsv1_ok`: an extension owns RSV1 (it is still refused on control and
+/// continuation frames).
+fn parse_header(buf: &[u8], rsv1_ok: bool) -> Result<Option<Header>, ProtocolError> {
     if buf.len() < 2 {
         return Ok(None);
     }
     let b0 = buf[0];
     let b1 = buf[1];
-    if b0 & 0x70 != 0 {
+    let rsv1 = b0 & 0x40 != 0;
+    if b0 & 0x30 != 0 || (rsv1 && !rsv1_ok) {
         return Err(ProtocolError::ReservedBits);
     }
     let raw_op = b0 & 0x0f;
     let opcode = OpCode::from_u8(raw_op).ok_or(ProtocolError::UnknownOpcode(raw_op))?;
+    if rsv1 && !matches!(opcode, OpCode::Text | OpCode::Binary) {
+        // RFC 7692 §6.1: only the first frame of a data message.
+        return Err(ProtocolError::ReservedBits);
+    }
     let fin = b0 & 0x80 != 0;
     if b1 & 0x80 == 0 {
         return Err(ProtocolError::UnmaskedFrame);
@@ -207,6 +237,7 @@ fn parse_header(buf: &[u8]) -> Result<Option<Header>, ProtocolError> {
     mask.copy_from_slice(&buf[2 + ext..header_len]);
     Ok(Some(Header {
         fin,
+        rsv1,
         opcode,
         mask,
         len,
@@ -254,7 +285,37 @@ impl Decoder {
             frame: None,
             message: None,
             error: None,
+            inflater: None,
         }
+    }
+
+    /// A decoder that accepts permessage-deflate messages (see
+    /// [`Decoder::set_deflate`]).
+    pub fn with_deflate(config: DecoderConfig, inflater: Inflater) -> Self {
+        let mut d = Decoder::new(config);
+        d.inflater = Some(inflater);
+        d
+    }
+
+    /// Install (or remove, with `None`) the inflater of an agreed
+    /// permessage-deflate extension. With one, RSV1 marks a compressed
+    /// message on its first frame; without one, RSV1 is a protocol error.
+    /// Call it between messages (right after the handshake): a message in
+    /// progress keeps the mode it started with only if the inflater stays.
+    pub fn set_deflate(&mut self, inflater: Option<Inflater>) {
+        self.inflater = inflater;
+    }
+
+    /// Whether permessage-deflate is active.
+    pub fn deflate_enabled(&self) -> bool {
+        self.inflater.is_some()
+    }
+
+    /// Heap bytes currently held for the message in progress (capacity of
+    /// its buffers; 0 between messages). For compressed messages this never
+    /// exceeds `max_message_size`, however much a peer's data would inflate.
+    pub fn buffered_capacity(&self) -> usize {
+        self.message.as_ref().map_or(0, Message::capacity)
     }
 
     /// The limits this decoder enforces.
@@ -287,7 +348,7 @@ impl Decoder {
     fn decode_inner(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
         loop {
             if self.frame.is_none() {
-                let Some(h) = parse_header(buf)? else {
+                let Some(h) = parse_header(buf, self.inflater.is_some())? else {
                     return Ok(None);
                 };
                 if h.opcode.is_control() {
@@ -313,12 +374,16 @@ impl Decoder {
                 if h.len > self.config.max_frame_size as u64 {
                     return Err(ProtocolError::FrameTooLarge);
                 }
-                let so_far = self.message.as_ref().map_or(0, |m| m.data.len()) as u64;
-                if so_far + h.len > self.config.max_message_size as u64 {
+                let compressed =
+                    h.rsv1 || self.message.as_ref().is_some_and(|m| m.inflated.is_some());
+                // A compressed message is limited on its inflated size, as it is produced.
+                let so_far = self.message.as_ref().map_or(0, Message::len) as u64;
+                if !compressed && so_far + h.len > self.config.max_message_size as u64 {
                     return Err(ProtocolError::MessageTooLarge);
                 }
                 let len = h.len as usize;
-                if self.message.is_none() && h.fin && buf.len() >= h.header_len + len {
+                if !compressed && self.message.is_none() && h.fin && buf.len() >= h.header_len + len
+                {
                     // Fast path: whole unfragmented frame present.
                     buf.advance(h.header_len);
                     let mut payload = buf.split_to(len);
@@ -335,10 +400,16 @@ impl Decoder {
                 if self.message.is_none() {
                     let text = h.opcode == OpCode::Text;
                     // Reserve only what has arrived (bounded), never the declared length.
-                    let cap = len.min(buf.len()).min(INITIAL_MESSAGE_CAPACITY);
+                    let (data, inflated) = if compressed {
+                        (BytesMut::new(), Some(Vec::new()))
+                    } else {
+                        let cap = len.min(buf.len()).min(INITIAL_MESSAGE_CAPACITY);
+                        (BytesMut::with_capacity(cap), None)
+                    };
                     self.message = Some(Message {
                         text,
-                        data: BytesMut::with_capacity(cap),
+                        data,
+                        inflated,
                         utf8: text.then(Utf8Validator::new),
                     });
                 }
@@ -355,7 +426,29 @@ impl Decoder {
                 unreachable!("a data frame in progress always has a message");
             };
             let n = (frame.len - frame.done).min(buf.len());
-            if n > 0 {
+            let limit = self.config.max_message_size;
+            if let Some(out) = msg.inflated.as_mut() {
+                let Some(inflater) = self.inflater.as_mut() else {
+                    // set_deflate(None) in the middle of a compressed message.
+                    return Err(ProtocolError::ReservedBits);
+                };
+                let start = out.len();
+                if n > 0 {
+                    // Unmask in the caller's buffer (these bytes are consumed
+                    // anyway) and inflate straight from it.
+                    apply_mask(&mut buf[..n], frame.mask, frame.done);
+                    let fed = inflater.inflate(&buf[..n], out, limit);
+                    buf.advance(n);
+                    frame.done += n;
+                    fed?;
+                }
+                if frame.done == frame.len && frame.fin {
+                    inflater.finish(out, limit)?;
+                }
+                if let Some(v) = msg.utf8.as_mut() {
+                    v.feed(&out[start..])?;
+                }
+            } else if n > 0 {
                 let start = msg.data.len();
                 msg.data.extend_from_slice(&buf[..n]);
                 buf.advance(n);
@@ -378,7 +471,10 @@ impl Decoder {
                 if let Some(v) = msg.utf8.as_mut() {
                     v.finish()?;
                 }
-                let data = msg.data.freeze();
+                let data = match msg.inflated.take() {
+                    Some(out) => Bytes::from(out),
+                    None => msg.data.freeze(),
+                };
                 return Ok(Some(if msg.text {
                     Event::Text(data)
                 } else {
@@ -389,19 +485,73 @@ impl Decoder {
     }
 }
 
-fn put_header(dst: &mut BytesMut, opcode: OpCode, len: usize, fin: bool, masked: bool) {
-    let b0 = (u8::from(fin) << 7) | opcode as u8;
-    let m = if masked { 0x80 } else { 0 };
-    dst.put_u8(b0);
-    if len < 126 {
-        dst.put_u8(m | len as u8);
+/// A frame header: the bytes and how many of them are used (2..=14).
+pub(crate) fn header_bytes(
+    opcode: OpCode,
+    len: usize,
+    fin: bool,
+    rsv1: bool,
+    mask: Option<[u8; 4]>,
+) -> ([u8; 14], usize) {
+    let mut h = [0u8; 14];
+    h[0] = (u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode as u8;
+    let m = if mask.is_some() { 0x80 } else { 0 };
+    let mut n = if len < 126 {
+        h[1] = m | len as u8;
+        2
     } else if len <= u16::MAX as usize {
-        dst.put_u8(m | 126);
-        dst.put_u16(len as u16);
+        h[1] = m | 126;
+        h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        4
     } else {
-        dst.put_u8(m | 127);
-        dst.put_u64(len as u64);
+        h[1] = m | 127;
+        h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        10
+    };
+    if let Some(mask) = mask {
+        h[n..n + 4].copy_from_slice(&mask);
+        n += 4;
     }
+    (h, n)
+}
+
+fn put_header(dst: &mut BytesMut, opcode: OpCode, len: usize, fin: bool, masked: bool) {
+    let (h, n) = header_bytes(opcode, len, fin, false, masked.then_some([0; 4]));
+    // The mask itself is written by the caller.
+    dst.put_slice(&h[..if masked { n - 4 } else { n }]);
+}
+
+/// Server frame (unmasked) with RSV1 as given: RSV1 marks the first frame of
+/// a permessage-deflate message whose `payload` is already compressed (see
+/// [`crate::Deflater`]). Continuation frames of that message have RSV1 clear.
+pub fn encode_frame_rsv1(
+    dst: &mut BytesMut,
+    opcode: OpCode,
+    payload: &[u8],
+    fin: bool,
+    rsv1: bool,
+) {
+    let (h, n) = header_bytes(opcode, payload.len(), fin, rsv1, None);
+    dst.reserve(n + payload.len());
+    dst.put_slice(&h[..n]);
+    dst.extend_from_slice(payload);
+}
+
+/// Client frame (masked with `mask`) with RSV1 as given (tests, load tools).
+pub fn encode_frame_masked_rsv1(
+    dst: &mut BytesMut,
+    opcode: OpCode,
+    payload: &[u8],
+    fin: bool,
+    rsv1: bool,
+    mask: [u8; 4],
+) {
+    let (h, n) = header_bytes(opcode, payload.len(), fin, rsv1, Some(mask));
+    dst.reserve(n + payload.len());
+    dst.put_slice(&h[..n]);
+    let start = dst.len();
+    dst.extend_from_slice(payload);
+    apply_mask(&mut dst[start..], mask, 0);
 }
 
 /// Server frames: unmasked. Appends header+payload to `dst`.

@@ -14,12 +14,15 @@
 //! * **Reuse.** No tokio and no pyo3 here: the server, load tools and tests
 //!   share one implementation of the protocol.
 //!
-//! Layout: [`handshake`] (HTTP upgrade), [`frame`] (codec), [`mask`],
+//! Layout: [`handshake`] (HTTP upgrade), [`frame`] (codec), [`deflate`]
+//! (permessage-deflate, RFC 7692: negotiation, compression, bounded
+//! inflation), [`mask`],
 //! [`utf8`] (streaming fail-fast validation), [`close`] (codes and the
 //! closing state machine), [`error`] (one enum, each variant mapped to its
 //! close code).
 
 pub mod close;
+pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;
@@ -30,10 +33,11 @@ pub mod utf8;
 pub mod fuzzing;
 
 pub use close::{is_valid_close_code, CloseState};
+pub use deflate::{negotiate, DeflateConfig, DeflateParams, Deflater, Inflater};
 pub use error::ProtocolError;
 pub use frame::{
-    encode_close, encode_frame, encode_frame_masked, max_header_len, CloseFrame, Decoder,
-    DecoderConfig, Event, OpCode,
+    encode_close, encode_frame, encode_frame_masked, encode_frame_masked_rsv1, encode_frame_rsv1,
+    max_header_len, CloseFrame, Decoder, DecoderConfig, Event, OpCode,
 };
 pub use handshake::{
     accept_key, build_accept_response, build_response, parse_request, HandshakeError,
