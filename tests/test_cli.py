@@ -1,0 +1,155 @@
+"""`python -m ferrosocket` in a subprocess: it starts, serves, and stops
+cleanly on SIGTERM/SIGINT, closing open connections with 1001; with no app it
+serves the demo (page at /, chat at /chat, echo at /echo)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+import pytest
+import websockets
+from support import TIMEOUT
+from websockets.asyncio.client import connect
+
+STARTUP = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cli:
+    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
+        self.process = process
+        self.port = port
+
+    async def output(self) -> str:
+        """Everything the process printed (it must have exited)."""
+        assert self.process.stdout is not None
+        return (await self.process.stdout.read()).decode(errors="replace")
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        self.process.send_signal(sig)
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+
+@pytest.fixture
+async def cli() -> AsyncIterator[Callable[..., Awaitable[Cli]]]:
+    """`await cli("module:app")` runs the CLI on a free port and waits until
+    it accepts connections; the process is killed after the test if needed."""
+    started: list[Cli] = []
+
+    async def start(*args: str) -> Cli:
+        port = free_port()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "ferrosocket",
+            *args,
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        running = Cli(process, port)
+        started.append(running)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STARTUP
+        while True:
+            if process.returncode is not None:
+                pytest.fail(f"the CLI exited with {process.returncode}:\n{await running.output()}")
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                if loop.time() > deadline:
+                    pytest.fail("the CLI did not start listening")
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            return running
+
+    yield start
+    for running in started:
+        if running.process.returncode is None:
+            running.process.kill()
+            await running.process.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_echo_app_serves_and_stops_cleanly(cli, sig):
+    running = await cli("ferrosocket.examples:echo")
+    async with connect(f"ws://127.0.0.1:{running.port}/any/path") as client:
+        await client.send("text ✓")
+        assert await asyncio.wait_for(client.recv(), TIMEOUT) == "text ✓"
+        await client.send(b"\x00binary")
+        assert await asyncio.wait_for(client.recv(), TIMEOUT) == b"\x00binary"
+        returncode = await running.stop(sig)
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await asyncio.wait_for(client.recv(), TIMEOUT)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1001
+    output = await running.output()
+    assert returncode == 0, output
+    assert "Traceback" not in output, output
+
+
+async def test_sigterm_with_no_connections_exits_zero(cli):
+    running = await cli("ferrosocket.examples:echo")
+    assert await running.stop() == 0
+
+
+async def test_demo_serves_page_echo_and_chat(cli):
+    running = await cli()
+    base = f"127.0.0.1:{running.port}"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://{base}/") as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/html")
+            page = await response.text()
+    assert "<html" in page.lower()
+
+    async with connect(f"ws://{base}/echo") as client:
+        await client.send("echo?")
+        assert await asyncio.wait_for(client.recv(), TIMEOUT) == "echo?"
+
+    async def next_from(client, name: str) -> dict:
+        """The next chat message from `name`, skipping join/leave notices."""
+        while True:
+            message = json.loads(await asyncio.wait_for(client.recv(), TIMEOUT))
+            assert set(message) == {"name", "text"}, message
+            if message["name"] == name:
+                return message
+
+    async with connect(f"ws://{base}/chat?name=alice") as alice, connect(f"ws://{base}/chat?name=bob") as bob:
+        await next_from(alice, "server")  # alice sees bob join (or her own join)
+        await alice.send("hello bob")
+        assert await next_from(bob, "alice") == {"name": "alice", "text": "hello bob"}
+        assert await next_from(alice, "alice") == {"name": "alice", "text": "hello bob"}
+        await bob.send("hi alice")
+        assert await next_from(alice, "bob") == {"name": "bob", "text": "hi alice"}
+    assert await running.stop() == 0
+
+
+async def test_bad_app_spec_exits_with_error():
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ferrosocket",
+        "no_such_module_here:app",
+        "--port",
+        str(free_port()),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), STARTUP)
+    assert process.returncode != 0
+    assert b"no_such_module_here" in output
