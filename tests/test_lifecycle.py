@@ -65,6 +65,8 @@ async def test_client_close_code_and_reason_reach_handler(serve):
             await ws.receive_text()
         with pytest.raises(WebSocketDisconnect):
             await ws.receive()
+        with pytest.raises(WebSocketDisconnect):
+            await ws.send_text("too late")
         await ws.wait_closed()
         return first, info.value.code, info.value.reason, ws.state, ws.close_code, ws.close_reason
 
@@ -105,6 +107,58 @@ async def test_server_close_code_and_reason_reach_client(serve):
     async with connect(url(server)) as client:
         assert await closed_by_server(client) == (4001, "x")
     assert await outcome.result() == "CLOSED"
+
+
+async def test_receive_after_server_close_returns_close_then_disconnects(serve):
+    async def handler(ws):
+        await ws.accept()
+        await ws.close(4003)
+        last = await ws.receive()
+        with pytest.raises(WebSocketDisconnect):
+            await ws.receive_bytes()
+        return last
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    async with connect(url(server)) as client:
+        assert await closed_by_server(client) == (4003, "")
+    assert isinstance(await outcome.result(), Close)
+
+
+async def test_client_vanishing_is_1006(serve, raw):
+    async def handler(ws):
+        await ws.accept()
+        message = await ws.receive()
+        return message, ws.state
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    client = await raw(server.port)
+    await client.handshake()
+    client.close()  # no close frame
+    assert await outcome.result() == (Close(1006, ""), "CLOSED")
+
+
+async def test_messages_before_client_close_are_delivered_and_answered_first(serve, raw, held):
+    server = await serve(held)
+    client = await raw(server.port)
+    await client.request_upgrade()
+    ws = await held.next()
+    await ws.accept()
+    await client.read_response_head()
+    for i in range(5):
+        await client.send_text(str(i))
+    await client.send_close(4000, "done")
+    await asyncio.sleep(0.1)  # let the close arrive while the messages are still queued
+    received = []
+    async for message in ws:
+        received.append(message)
+        await ws.send_text(f"re {message}")
+    assert received == ["0", "1", "2", "3", "4"]
+    assert ws.close_code == 4000
+    replies = [await client.recv_message() for _ in range(5)]
+    assert replies == [(rawws.TEXT, f"re {i}".encode()) for i in range(5)]
+    assert (await client.expect_close())[0] == 4000
 
 
 @pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000])

@@ -47,7 +47,7 @@ async def test_protocol_violation_fails_connection(serve, raw, frames, code):
         while True:
             message = await ws.receive()
             if isinstance(message, Close):
-                return message
+                return message, ws.state
 
     outcome = Outcome(handler)
     server = await serve(outcome, fast_config(max_message_size=LIMIT))
@@ -58,7 +58,8 @@ async def test_protocol_violation_fails_connection(serve, raw, frames, code):
     received_code, _ = await client.expect_close()
     assert received_code == code
     assert await client.at_eof(), "the server kept the TCP connection open after failing it"
-    assert (await outcome.result()).code == code
+    message, state = await outcome.result()
+    assert (message.code, state) == (code, "CLOSED")
 
 
 async def test_close_with_invalid_utf8_reason(serve, raw):
