@@ -106,7 +106,10 @@ async fn handler_close_away_reaches_client_as_1001() {
     let (again_ok, send_err, reply, state) = report(&mut rx).await;
     assert!(again_ok, "a second close() must be a no-op");
     assert!(send_err, "send after close() must fail");
-    assert_eq!(reply.unwrap(), Message::Close(CloseCode::Away, "bye".into()));
+    assert_eq!(
+        reply.unwrap(),
+        Message::Close(CloseCode::Away, "bye".into())
+    );
     assert_eq!(state, "CLOSED");
 }
 
@@ -118,7 +121,11 @@ async fn close_rejects_unsendable_codes_and_long_reasons() {
         async move {
             ws.accept(None).await.unwrap();
             let mut errs = Vec::new();
-            for code in [CloseCode::NoStatus, CloseCode::Abnormal, CloseCode::Other(999)] {
+            for code in [
+                CloseCode::NoStatus,
+                CloseCode::Abnormal,
+                CloseCode::Other(999),
+            ] {
                 errs.push(ws.close(code, None).await.err().map(|e| e.to_string()));
             }
             let long = "r".repeat(124);
@@ -144,7 +151,10 @@ async fn close_rejects_unsendable_codes_and_long_reasons() {
     let (errs, still_open) = report(&mut rx).await;
     assert_eq!(errs.len(), 4);
     assert!(errs.iter().all(Option::is_some), "{errs:?}");
-    assert!(still_open, "a refused close() must leave the connection open");
+    assert!(
+        still_open,
+        "a refused close() must leave the connection open"
+    );
 }
 
 #[tokio::test]
@@ -236,7 +246,10 @@ async fn peer_vanishing_is_seen_as_1006() {
     let (raw, _) = Raw::upgrade(server.local_addr(), "/ws").await;
     drop(raw);
     let (first, state) = report(&mut rx).await;
-    assert_eq!(first, Some(Message::Close(CloseCode::Abnormal, String::new())));
+    assert_eq!(
+        first,
+        Some(Message::Close(CloseCode::Abnormal, String::new()))
+    );
     assert_eq!(state, "CLOSED");
 }
 
@@ -296,7 +309,10 @@ async fn close_timeout_drops_a_client_that_never_answers() {
         "disconnected after {waited:?}, close_timeout is {close_timeout:?}"
     );
     let (msg, state) = report(&mut rx).await;
-    assert_eq!(msg, Some(Message::Close(CloseCode::Abnormal, String::new())));
+    assert_eq!(
+        msg,
+        Some(Message::Close(CloseCode::Abnormal, String::new()))
+    );
     assert_eq!(state, "CLOSED");
     drop(raw);
 }

@@ -33,7 +33,10 @@ async fn accept_writes_101_with_the_rfc_accept_key() {
     // The connection works after it.
     raw.send(&masked(true, 0x1, b"ok")).await;
     let f = raw.frame().await;
-    assert_eq!((f.fin, f.opcode, f.masked, f.payload.as_slice()), (true, 0x1, false, &b"ok"[..]));
+    assert_eq!(
+        (f.fin, f.opcode, f.masked, f.payload.as_slice()),
+        (true, 0x1, false, &b"ok"[..])
+    );
 }
 
 #[tokio::test]
@@ -102,7 +105,10 @@ async fn websocket_new_on_a_stream_upgraded_by_the_caller() {
     let (head, reply, close) = within("client", client).await.unwrap();
     assert_eq!(status(&head), 101, "{head}");
     assert_eq!(header(&head, "Sec-WebSocket-Accept"), Some(RFC_ACCEPT));
-    assert_eq!((reply.opcode, reply.payload.as_slice()), (0x1, &b"back"[..]));
+    assert_eq!(
+        (reply.opcode, reply.payload.as_slice()),
+        (0x1, &b"back"[..])
+    );
     assert_eq!(close, Some(1000));
 }
 
@@ -202,16 +208,26 @@ async fn reject_sends_the_given_status_and_body() {
         }
     })
     .await;
-    let (head, body) = http_exchange(server.local_addr(), &upgrade_request("/ws", RFC_KEY, "")).await;
+    let (head, body) =
+        http_exchange(server.local_addr(), &upgrade_request("/ws", RFC_KEY, "")).await;
     assert_eq!(status(&head), 418, "{head}");
     assert_eq!(body, b"short and stout");
     assert_eq!(header(&head, "Content-Length"), Some("15"));
 
     let (state, again, accept, recv, send) = report(&mut rx).await;
     assert_eq!(state, ("CLOSED", false));
-    assert!(matches!(again, Err(WebSocketError::AlreadyAccepted)), "{again:?}");
-    assert!(matches!(accept, Err(WebSocketError::AlreadyAccepted)), "{accept:?}");
-    assert!(matches!(recv, Err(WebSocketError::ConnectionClosed(..))), "{recv:?}");
+    assert!(
+        matches!(again, Err(WebSocketError::AlreadyAccepted)),
+        "{again:?}"
+    );
+    assert!(
+        matches!(accept, Err(WebSocketError::AlreadyAccepted)),
+        "{accept:?}"
+    );
+    assert!(
+        matches!(recv, Err(WebSocketError::ConnectionClosed(..))),
+        "{recv:?}"
+    );
     assert!(send.is_err(), "send after reject: {send:?}");
 }
 
@@ -236,9 +252,15 @@ async fn misuse_before_and_after_accept() {
     let (recv, send, bad_proto, state, twice) = report(&mut rx).await;
     assert!(matches!(recv, Err(WebSocketError::NotAccepted)), "{recv:?}");
     assert!(matches!(send, Err(WebSocketError::NotAccepted)), "{send:?}");
-    assert!(bad_proto.is_err(), "a subprotocol with a space is not a token");
+    assert!(
+        bad_proto.is_err(),
+        "a subprotocol with a space is not a token"
+    );
     assert_eq!(state, "CONNECTING");
-    assert!(matches!(twice, Err(WebSocketError::AlreadyAccepted)), "{twice:?}");
+    assert!(
+        matches!(twice, Err(WebSocketError::AlreadyAccepted)),
+        "{twice:?}"
+    );
     client_close(&mut client, 1000, "").await;
     next_close(&mut client).await;
 }
@@ -254,11 +276,15 @@ async fn router_refuses_unknown_paths_with_404() {
         }
     })
     .await;
-    let (head, _) = http_exchange(server.local_addr(), &upgrade_request("/nope", RFC_KEY, "")).await;
+    let (head, _) =
+        http_exchange(server.local_addr(), &upgrade_request("/nope", RFC_KEY, "")).await;
     assert_eq!(status(&head), 404, "{head}");
     let (head, _) = http_exchange(server.local_addr(), &upgrade_request("/ws/", RFC_KEY, "")).await;
     assert_eq!(status(&head), 404, "{head}");
-    assert!(rx.try_recv().is_err(), "no handler may run for an unknown path");
+    assert!(
+        rx.try_recv().is_err(),
+        "no handler may run for an unknown path"
+    );
 }
 
 #[tokio::test]
@@ -289,7 +315,11 @@ async fn malformed_upgrade_requests_get_400() {
         assert_eq!(status(&head), 400, "key {key:?}: {head}");
     }
     // Duplicate keys are refused too.
-    let dup = upgrade_request("/ws", RFC_KEY, "Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n");
+    let dup = upgrade_request(
+        "/ws",
+        RFC_KEY,
+        "Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n",
+    );
     let (head, _) = http_exchange(server.local_addr(), &dup).await;
     assert_eq!(status(&head), 400, "duplicate key: {head}");
 }
@@ -314,10 +344,12 @@ async fn subprotocol_is_negotiated() {
     request
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", "chat, superchat".parse().unwrap());
-    let (_client, response) =
-        within("client handshake", tokio_tungstenite::connect_async(request))
-            .await
-            .expect("handshake with a subprotocol");
+    let (_client, response) = within(
+        "client handshake",
+        tokio_tungstenite::connect_async(request),
+    )
+    .await
+    .expect("handshake with a subprotocol");
     assert_eq!(
         response
             .headers()

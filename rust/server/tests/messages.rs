@@ -46,14 +46,23 @@ async fn reference_chat_example_end_to_end() {
 
     // Binary is swallowed; a ping is answered without reaching the handler
     // (it would hit `unreachable!`); the next text still gets its echo.
-    client.send(WsMessage::binary(vec![1u8, 2, 3])).await.unwrap();
-    client.send(WsMessage::Ping(b"p".to_vec().into())).await.unwrap();
+    client
+        .send(WsMessage::binary(vec![1u8, 2, 3]))
+        .await
+        .unwrap();
+    client
+        .send(WsMessage::Ping(b"p".to_vec().into()))
+        .await
+        .unwrap();
     client.send(WsMessage::text("second")).await.unwrap();
     let mut got = Vec::new();
     while got.len() < 2 {
         got.push(next_msg(&mut client).await);
     }
-    assert!(got.contains(&WsMessage::Pong(b"p".to_vec().into())), "{got:?}");
+    assert!(
+        got.contains(&WsMessage::Pong(b"p".to_vec().into())),
+        "{got:?}"
+    );
     assert!(got.contains(&WsMessage::text("echo: second")), "{got:?}");
 
     client_close(&mut client, 1000, "done").await;
@@ -105,7 +114,10 @@ async fn echo_fragmented_messages() {
         next_msg(&mut client).await,
         WsMessage::Pong(b"mid".to_vec().into())
     );
-    assert_eq!(next_msg(&mut client).await, WsMessage::text("h\u{e9}llo world"));
+    assert_eq!(
+        next_msg(&mut client).await,
+        WsMessage::text("h\u{e9}llo world")
+    );
 
     // Binary in two fragments, then an empty final continuation.
     let frames = [
@@ -117,7 +129,10 @@ async fn echo_fragmented_messages() {
         client.feed(WsMessage::Frame(f)).await.unwrap();
     }
     client.flush().await.unwrap();
-    assert_eq!(next_msg(&mut client).await, WsMessage::binary(vec![1u8, 2, 3]));
+    assert_eq!(
+        next_msg(&mut client).await,
+        WsMessage::binary(vec![1u8, 2, 3])
+    );
 }
 
 #[tokio::test]
@@ -231,8 +246,14 @@ async fn client_ping_is_answered_and_not_surfaced() {
         WsMessage::Pong(b"are you there".to_vec().into())
     );
     // An empty ping gets an empty pong.
-    client.send(WsMessage::Ping(Vec::new().into())).await.unwrap();
-    assert_eq!(next_msg(&mut client).await, WsMessage::Pong(Vec::new().into()));
+    client
+        .send(WsMessage::Ping(Vec::new().into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_msg(&mut client).await,
+        WsMessage::Pong(Vec::new().into())
+    );
 
     client.send(WsMessage::text("after")).await.unwrap();
     assert_eq!(report(&mut rx).await, Some(Message::Text("after".into())));

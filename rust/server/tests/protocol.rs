@@ -53,11 +53,16 @@ async fn violation_with(config: WebSocketConfig, bad: &[u8], trailer: bool) -> u
     raw.send(&bytes).await;
 
     let echo = raw.frame().await;
-    assert_eq!((echo.opcode, echo.payload.as_slice()), (0x1, &b"before"[..]));
+    assert_eq!(
+        (echo.opcode, echo.payload.as_slice()),
+        (0x1, &b"before"[..])
+    );
     let close = raw.frame().await;
     assert_eq!(close.opcode, 0x8, "expected the close frame, got {close:?}");
     assert!(!close.masked);
-    let code = close.close_code().expect("the failure close carries a code");
+    let code = close
+        .close_code()
+        .expect("the failure close carries a code");
     raw.expect_eof().await;
 
     assert_eq!(report(&mut rx).await, Message::Text("before".into()));
@@ -234,7 +239,8 @@ async fn messages_at_the_limit_pass() {
     let f = raw.frame().await;
     assert_eq!((f.opcode, f.payload.len()), (0x1, 1024));
     // Fragmented up to exactly the limit, too.
-    raw.send(&masked(false, 0x1, &text.as_bytes()[..1000])).await;
+    raw.send(&masked(false, 0x1, &text.as_bytes()[..1000]))
+        .await;
     raw.send(&masked(true, 0x0, &text.as_bytes()[1000..])).await;
     let f = raw.frame().await;
     assert_eq!((f.opcode, f.payload.len()), (0x1, 1024));
