@@ -53,11 +53,11 @@ async def cli() -> AsyncIterator[Callable[..., Awaitable[Cli]]]:
             sys.executable,
             "-m",
             "ferrosocket",
-            *args,
             "--port",
             str(port),
             "--log-level",
             "warning",
+            *args,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
@@ -104,6 +104,41 @@ async def test_echo_app_serves_and_stops_cleanly(cli, sig):
 
 async def test_sigterm_with_no_connections_exits_zero(cli):
     running = await cli("ferrosocket.examples:echo")
+    # A handler ran, so the loop is past installing its signal handlers.
+    async with connect(f"ws://127.0.0.1:{running.port}/") as client:
+        await client.send("up?")
+        assert await asyncio.wait_for(client.recv(), TIMEOUT) == "up?"
+    assert await running.stop() == 0, await running.output()
+
+
+SLOW_LOG_APP = """
+import logging
+import time
+
+from ferrosocket.examples import echo
+
+
+class SlowSink(logging.Handler):
+    def emit(self, record):
+        if "serving on" in record.getMessage():
+            time.sleep(1.0)  # a slow log sink, e.g. a blocked pipe
+
+
+logging.getLogger("ferrosocket").addHandler(SlowSink())
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="run() binds the listener (serve()) before installing its SIGINT/SIGTERM handlers, so a "
+    "SIGTERM that arrives once the port accepts connections but before add_signal_handler runs kills "
+    "the process (exit -15) instead of shutting down cleanly; any delay there (here the 'serving on' "
+    "log line) widens the window, and a bare poll-then-SIGTERM loses this race about 1 time in 15",
+)
+async def test_sigterm_as_soon_as_the_port_accepts_exits_zero(tmp_path, monkeypatch, cli):
+    (tmp_path / "slow_log_app.py").write_text(SLOW_LOG_APP)
+    monkeypatch.chdir(tmp_path)
+    running = await cli("slow_log_app:echo", "--log-level", "info")
     assert await running.stop() == 0
 
 
