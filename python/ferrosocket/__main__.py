@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import socket
 import sys
 from typing import Any
 
@@ -41,6 +42,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"], help="event loop")
     parser.add_argument("--threads", type=int, default=1, help="tokio I/O threads (default 1)")
     parser.add_argument("--max-message-size", type=int, default=WebSocketConfig.max_message_size)
+    parser.add_argument("--max-connections", type=int, default=WebSocketConfig.max_connections)
+    parser.add_argument("--ping-interval", type=float, default=20.0, help="keepalive ping seconds (0 disables)")
+    parser.add_argument("--ping-timeout", type=float, default=20.0, help="seconds to wait for a pong (0: forever)")
+    parser.add_argument("--idle-timeout", type=float, default=0.0, help="close idle connections (0 disables)")
+    parser.add_argument("--origin", action="append", help="allowed Origin (repeatable; https://*.example.com ok)")
+    parser.add_argument("--ssl-certfile", help="PEM certificate chain: serve wss://")
+    parser.add_argument("--ssl-keyfile", help="PEM private key for --ssl-certfile")
+    parser.add_argument("--uds", help="listen on this Unix domain socket path instead of host:port")
+    parser.add_argument("--fd", type=int, help="serve on this already listening socket descriptor (systemd)")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, ".")
@@ -50,8 +60,19 @@ def main(argv: list[str] | None = None) -> None:
         app = demo
     else:
         app = load_app(args.app)
-    config = WebSocketConfig(threads=args.threads, max_message_size=args.max_message_size)
-    run(app, args.host, args.port, config=config, log_level=args.log_level, loop=args.loop)
+    config = WebSocketConfig(
+        threads=args.threads,
+        max_message_size=args.max_message_size,
+        max_connections=args.max_connections,
+        ping_interval=args.ping_interval or None,
+        ping_timeout=args.ping_timeout or None,
+        idle_timeout=args.idle_timeout or None,
+        allowed_origins=tuple(args.origin) if args.origin else None,
+    )
+    listen: dict[str, object] = {"ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile, "unix": args.uds}
+    if args.fd is not None:
+        listen["sock"] = socket.socket(fileno=args.fd)
+    run(app, args.host, args.port, config=config, log_level=args.log_level, loop=args.loop, **listen)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,12 @@ class Connection:
     @property
     def buffered_amount(self) -> int: ...
     @property
+    def tls(self) -> bool: ...
+    @property
+    def latency(self) -> float | None: ...
+    @property
+    def stats(self) -> tuple[int, int, int, int]: ...
+    @property
     def path(self) -> str: ...
     @property
     def query_string(self) -> str: ...
@@ -113,7 +119,20 @@ class NativeServer:
         max_request_line: int = 8192,
         max_headers_size: int = 16384,
         max_headers: int = 100,
+        ping_interval: float | None = ...,
+        ping_timeout: float | None = ...,
+        idle_timeout: float | None = None,
+        write_timeout: float = 30.0,
+        allowed_origins: list[str] | None = None,
+        require_origin: bool = False,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        unix_path: str | None = None,
+        fd: tuple[int, bool] | None = None,
     ) -> NativeServer: ...
+    @property
+    def address(self) -> str: ...
+    def stats(self) -> dict[str, Any]: ...
     @property
     def port(self) -> int: ...
     @property

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = ["WebSocketConfig", "HTTPResponse"]
 
@@ -48,12 +48,37 @@ class WebSocketConfig:
     #: Seconds `close()`/shutdown waits for handlers to finish before
     #: cancelling them.
     shutdown_timeout: float = 10.0
+    #: Seconds between keepalive pings; None disables keepalive.
+    ping_interval: float | None = 20.0
+    #: Seconds an unanswered ping may wait before the peer is declared gone
+    #: and the connection is closed with 1011; None never gives up.
+    ping_timeout: float | None = 20.0
+    #: Close (1001) connections that received nothing for this many seconds.
+    idle_timeout: float | None = None
+    #: Seconds a peer may take no bytes while data waits for it; then it is
+    #: dropped and the handler sees close code 1008.
+    write_timeout: float = 30.0
+    #: Browser origins allowed to connect, e.g. ("https://app.example.com",
+    #: "https://*.example.com"); None allows all. Others get HTTP 403.
+    allowed_origins: tuple[str, ...] | None = None
+    #: With `allowed_origins`, also refuse requests without an Origin header.
+    require_origin: bool = False
+
+    _OPTIONAL: ClassVar[tuple[str, ...]] = ("ping_interval", "ping_timeout", "idle_timeout")
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
+            if field.name in ("allowed_origins", "require_origin"):
+                continue
+            if value is None and field.name in self._OPTIONAL:
+                continue
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"WebSocketConfig.{field.name} must be a non-negative number, not {value!r}")
+        if self.allowed_origins is not None:
+            if isinstance(self.allowed_origins, str) or not all(isinstance(o, str) for o in self.allowed_origins):
+                raise ValueError("allowed_origins must be a sequence of origin strings")
+            object.__setattr__(self, "allowed_origins", tuple(self.allowed_origins))
         if self.write_low_water > self.write_high_water:
             raise ValueError("write_low_water must not exceed write_high_water")
         if self.max_queue < 1 or self.threads < 1:
@@ -63,6 +88,8 @@ class WebSocketConfig:
         """The engine's keyword arguments (everything but shutdown_timeout)."""
         kwargs = dataclasses.asdict(self)
         del kwargs["shutdown_timeout"]
+        if self.allowed_origins is not None:
+            kwargs["allowed_origins"] = list(self.allowed_origins)
         return kwargs
 
 

@@ -12,6 +12,8 @@ import asyncio
 import inspect
 import logging
 import signal
+import socket
+import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any
 
@@ -48,6 +50,10 @@ def _compile(app: App) -> tuple[list[str] | None, dict[str, Handler], Handler | 
     return list(handlers), handlers, None, pages
 
 
+def _peer(client: tuple[str, int] | None) -> str:
+    return f"{client[0]}:{client[1]}" if client else "-"
+
+
 class Server:
     """A running ferrosocket server. Use ``async with serve(...) as server``."""
 
@@ -58,8 +64,18 @@ class Server:
         port: int = 8765,
         *,
         config: WebSocketConfig | None = None,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+        unix: str | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
         self._routes, self._handlers, self._default, self._pages = _compile(app)
+        if (ssl_certfile is None) != (ssl_keyfile is None):
+            raise ValueError("TLS needs both ssl_certfile and ssl_keyfile")
+        self._listen: dict[str, Any] = {"tls_cert": ssl_certfile, "tls_key": ssl_keyfile, "unix_path": unix}
+        if sock is not None:
+            self._listen["fd"] = (sock.fileno(), sock.family == socket.AF_UNIX)
+        self.tls = ssl_certfile is not None
         self._host = host
         self._requested_port = port
         self.config = config or WebSocketConfig()
@@ -79,11 +95,18 @@ class Server:
         self._closed = asyncio.Event()
         hub = _native.Hub(loop, self._on_connection)
         self._native = _native.NativeServer(
-            hub, self._host, self._requested_port, self._routes, self._pages, **self.config.native_kwargs()
+            hub,
+            self._host,
+            self._requested_port,
+            self._routes,
+            self._pages,
+            **self.config.native_kwargs(),
+            **self._listen,
         )
         self._hub = hub
         loop.add_reader(hub.fd, hub.drain)
-        logger.info("ferrosocket serving on ws://%s:%d", self.host, self.port)
+        scheme = "wss" if self.tls else "ws"
+        logger.info("ferrosocket serving on %s://%s", scheme, self._native.address)
         return self
 
     def __await__(self) -> Generator[Any, None, Server]:
@@ -111,6 +134,18 @@ class Server:
         return self._host if self._native is None else self._native.host
 
     @property
+    def address(self) -> str:
+        """``host:port`` or ``unix:/path``."""
+        return "" if self._native is None else self._native.address
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since start: connections (total, open), messages and
+        bytes in/out, and refused handshakes by reason."""
+        if self._native is None:
+            return {}
+        return self._native.stats()
+
+    @property
     def connections(self) -> int:
         """Open sockets, including handshakes in progress."""
         return 0 if self._native is None else self._native.connections
@@ -129,6 +164,8 @@ class Server:
 
     async def _run(self, handler: Handler, ws: WebSocket) -> None:
         c = ws._c
+        started = time.monotonic()
+        logger.info("connection open: %s %s", _peer(c.client), c.path)
         try:
             result = handler(ws)
             if not inspect.isawaitable(result):
@@ -152,6 +189,13 @@ class Server:
         finally:
             if self._hub is not None:
                 self._hub.release(c.id)
+            logger.info(
+                "connection closed: %s %s code=%s duration=%.1fs",
+                _peer(c.client),
+                c.path,
+                c.close_code,
+                time.monotonic() - started,
+            )
 
     def close(self, code: int = 1001, reason: str = "") -> None:
         """Stop accepting and close every connection with `code` (1001 by
@@ -208,12 +252,20 @@ def serve(
     port: int = 8765,
     *,
     config: WebSocketConfig | None = None,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    unix: str | None = None,
+    sock: socket.socket | None = None,
 ) -> Server:
     """A server for `app`: ``async with serve(app, host, port) as server`` or
     ``server = await serve(...)``. `app` is an async handler (every path) or
     a mapping of paths to handlers and `HTTPResponse` pages; port 0 picks a
-    free port (see ``server.port``)."""
-    return Server(app, host, port, config=config)
+    free port (see ``server.port``). `ssl_certfile`/`ssl_keyfile` (PEM) serve
+    wss://; `unix` listens on a Unix socket path; `sock` adopts an already
+    listening socket (e.g. one passed by systemd)."""
+    return Server(
+        app, host, port, config=config, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, unix=unix, sock=sock
+    )
 
 
 def run(
@@ -224,15 +276,17 @@ def run(
     config: WebSocketConfig | None = None,
     log_level: str | int | None = "info",
     loop: str = "asyncio",
+    **listen: Any,
 ) -> None:
     """Serve `app` until SIGINT or SIGTERM, then close every connection with
-    1001 and wait for the handlers. `loop` is ``"asyncio"`` or ``"uvloop"``."""
+    1001 and wait for the handlers. `loop` is ``"asyncio"`` or ``"uvloop"``;
+    `listen` takes `serve()`'s ssl_certfile, ssl_keyfile, unix and sock."""
     if log_level is not None:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logger.setLevel(log_level.upper() if isinstance(log_level, str) else log_level)
 
     async def main() -> None:
-        server = await serve(app, host, port, config=config)
+        server = await serve(app, host, port, config=config, **listen)
         stop = asyncio.Event()
         running = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -227,6 +227,16 @@ class WebSocket:
         return self._c.buffered_amount
 
     @property
+    def latency(self) -> float | None:
+        """Seconds of the last answered keepalive ping's round trip."""
+        return self._c.latency
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed (or closing)."""
+        return self._c.state in ("CLOSING", "CLOSED")
+
+    @property
     def path(self) -> str:
         """The request path, without the query string."""
         return self._c.path
@@ -272,7 +282,8 @@ class WebSocket:
         if host is None and self.server is not None:
             host = f"{self.server[0]}:{self.server[1]}"
         query = self.query_string
-        return f"ws://{host}{self.path}" + (f"?{query}" if query else "")
+        scheme = "wss" if self._c.tls else "ws"
+        return f"{scheme}://{host}{self.path}" + (f"?{query}" if query else "")
 
     def __repr__(self) -> str:
         return f"<WebSocket {self.path!r} {self.state}>"

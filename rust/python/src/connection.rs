@@ -369,6 +369,25 @@ impl Connection {
         self.conn.buffered_amount()
     }
 
+    /// Seconds of the last answered keepalive ping's round trip, or None.
+    #[getter]
+    fn latency(&self) -> Option<f64> {
+        self.conn.latency().map(|d| d.as_secs_f64())
+    }
+
+    /// `(messages_in, messages_out, bytes_in, bytes_out)` of this connection.
+    #[getter]
+    fn stats(&self) -> (u64, u64, u64, u64) {
+        let s = self.conn.stats();
+        (s.messages_in, s.messages_out, s.bytes_in, s.bytes_out)
+    }
+
+    /// Whether the connection came over TLS.
+    #[getter]
+    fn tls(&self) -> bool {
+        self.conn.request().is_secure()
+    }
+
     /// Request path, without the query string.
     #[getter]
     fn path(&self) -> &str {

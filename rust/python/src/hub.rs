@@ -24,6 +24,7 @@ pub struct Hub {
     create_future: Py<PyAny>,
     on_connection: Py<PyAny>,
     conns: HashMap<u64, Py<Connection>>,
+    logger: Py<PyAny>,
     next_id: u64,
     ready: Vec<u64>,
     incoming: Vec<Arc<Conn>>,
@@ -40,6 +41,11 @@ impl Hub {
             create_future: event_loop.getattr("create_future")?.unbind(),
             on_connection,
             conns: HashMap::new(),
+            logger: event_loop
+                .py()
+                .import("logging")?
+                .call_method1("getLogger", ("ferrosocket",))?
+                .unbind(),
             next_id: 1,
             ready: Vec::new(),
             incoming: Vec::new(),
@@ -97,6 +103,26 @@ impl Hub {
                 if let Err(err) = conn.borrow_mut(py).resolve(py, kind) {
                     err.write_unraisable(py, None);
                 }
+            }
+        }
+        let refusals = slf.borrow().signal.take_refusals();
+        if !refusals.is_empty() {
+            let logger = slf.borrow().logger.clone_ref(py);
+            for r in refusals {
+                let peer = r
+                    .peer
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "-".to_owned());
+                let status = if r.status == 0 {
+                    "dropped".to_owned()
+                } else {
+                    format!("HTTP {}", r.status)
+                };
+                logger.call_method1(
+                    py,
+                    "info",
+                    ("handshake refused: %s %s: %s", peer, status, r.reason),
+                )?;
             }
         }
         // Keep the (now empty) vectors' capacity for the next batch.

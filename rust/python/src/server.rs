@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use ferrosocket::proto::{build_response, HandshakeRequest, HttpLimits};
 use ferrosocket::{
-    not_found, refuse_plain_http, App, Conn, Route, Server, ServerConfig, WebSocketConfig,
+    not_found, refuse_plain_http, App, Conn, Listener, Route, Server, ServerConfig, WebSocketConfig,
 };
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::hub::Hub;
-use crate::signal::Signal;
+use crate::signal::{Refusal, Signal};
 
 struct PyApp {
     /// `None`: every path is a WebSocket endpoint.
@@ -47,7 +47,18 @@ impl App for PyApp {
     fn connect(&self, conn: Arc<Conn>) {
         self.signal.connection(conn);
     }
+
+    fn refused(&self, peer: Option<std::net::SocketAddr>, status: u16, reason: &str) {
+        self.signal.refusal(Refusal {
+            peer,
+            status,
+            reason: reason.to_owned(),
+        });
+    }
 }
+
+/// A page as Python passes it: status, headers, body.
+type Page = (u16, Vec<(String, String)>, Vec<u8>);
 
 /// A running listener and its tokio runtime.
 #[pyclass(module = "ferrosocket._native")]
@@ -73,7 +84,9 @@ impl NativeServer {
     #[pyo3(signature = (hub, host, port, routes, pages, *, threads=1, max_message_size=16<<20, max_frame_size=16<<20,
         max_queue=64, max_queue_bytes=16<<20, write_high_water=64<<10, write_low_water=16<<10,
         close_timeout=10.0, handshake_timeout=10.0, max_connections=100_000,
-        max_request_line=8192, max_headers_size=16384, max_headers=100))]
+        max_request_line=8192, max_headers_size=16384, max_headers=100,
+        ping_interval=Some(20.0), ping_timeout=Some(20.0), idle_timeout=None, write_timeout=30.0,
+        allowed_origins=None, require_origin=false, tls_cert=None, tls_key=None, unix_path=None, fd=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -81,7 +94,7 @@ impl NativeServer {
         host: &str,
         port: u16,
         routes: Option<Vec<String>>,
-        pages: HashMap<String, (u16, Vec<(String, String)>, Vec<u8>)>,
+        pages: HashMap<String, Page>,
         threads: usize,
         max_message_size: usize,
         max_frame_size: usize,
@@ -95,6 +108,16 @@ impl NativeServer {
         max_request_line: usize,
         max_headers_size: usize,
         max_headers: usize,
+        ping_interval: Option<f64>,
+        ping_timeout: Option<f64>,
+        idle_timeout: Option<f64>,
+        write_timeout: f64,
+        allowed_origins: Option<Vec<String>>,
+        require_origin: bool,
+        tls_cert: Option<String>,
+        tls_key: Option<String>,
+        unix_path: Option<String>,
+        fd: Option<(i32, bool)>,
     ) -> PyResult<Self> {
         if write_low_water > write_high_water {
             return Err(pyo3::exceptions::PyValueError::new_err(
@@ -110,6 +133,16 @@ impl NativeServer {
                 write_high_water,
                 write_low_water,
                 close_timeout: seconds(close_timeout, "close_timeout")?,
+                ping_interval: ping_interval
+                    .map(|v| seconds(v, "ping_interval"))
+                    .transpose()?,
+                ping_timeout: ping_timeout
+                    .map(|v| seconds(v, "ping_timeout"))
+                    .transpose()?,
+                idle_timeout: idle_timeout
+                    .map(|v| seconds(v, "idle_timeout"))
+                    .transpose()?,
+                write_timeout: seconds(write_timeout, "write_timeout")?,
             },
             http: HttpLimits {
                 max_request_line,
@@ -118,6 +151,17 @@ impl NativeServer {
             },
             handshake_timeout: seconds(handshake_timeout, "handshake_timeout")?,
             max_connections,
+            allowed_origins,
+            require_origin,
+            tls: match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(ferrosocket::tls::server_config(cert, key)?),
+                (None, None) => None,
+                _ => {
+                    return Err(pyo3::exceptions::PyValueError::new_err(
+                        "TLS needs both a certificate chain and a private key",
+                    ))
+                }
+            },
         };
         let pages = pages
             .into_iter()
@@ -130,8 +174,7 @@ impl NativeServer {
         });
         let host = host.to_owned();
         py.detach(move || {
-            let listener = std::net::TcpListener::bind((host.as_str(), port))?;
-            listener.set_nonblocking(true)?;
+            let listener = bind(&host, port, unix_path.as_deref(), fd)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(threads.max(1))
                 .thread_name("ferrosocket-io")
@@ -139,7 +182,11 @@ impl NativeServer {
                 .build()?;
             let server = {
                 let _guard = runtime.enter();
-                Server::start(tokio::net::TcpListener::from_std(listener)?, config, app)?
+                let listener: Listener = match listener {
+                    StdListener::Tcp(l) => tokio::net::TcpListener::from_std(l)?.into(),
+                    StdListener::Unix(l) => tokio::net::UnixListener::from_std(l)?.into(),
+                };
+                Server::start(listener, config, app)?
             };
             Ok(NativeServer {
                 runtime: Some(runtime),
@@ -147,6 +194,30 @@ impl NativeServer {
             })
         })
         .map_err(|e: std::io::Error| PyErr::from(e))
+    }
+
+    /// `host:port`, or `unix:/path`.
+    #[getter]
+    fn address(&self) -> &str {
+        self.server.address()
+    }
+
+    /// Counters since start: a dict of connections, traffic and refusals.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let s = self.server.stats();
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("connections_total", s.connections_total)?;
+        d.set_item("connections_open", s.connections_open)?;
+        d.set_item("messages_in", s.traffic.messages_in)?;
+        d.set_item("messages_out", s.traffic.messages_out)?;
+        d.set_item("bytes_in", s.traffic.bytes_in)?;
+        d.set_item("bytes_out", s.traffic.bytes_out)?;
+        let refused = pyo3::types::PyDict::new(py);
+        for (reason, n) in s.refused {
+            refused.set_item(reason, n)?;
+        }
+        d.set_item("handshakes_refused", refused)?;
+        Ok(d)
     }
 
     /// The bound port.
@@ -182,6 +253,44 @@ impl NativeServer {
         py.detach(move || runtime.shutdown_timeout(Duration::from_secs(1)));
         Ok(())
     }
+}
+
+enum StdListener {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener),
+}
+
+/// Bind on the calling thread (a plain syscall), or adopt a listening socket
+/// passed in by descriptor (systemd, gunicorn). The descriptor is duplicated,
+/// so the caller keeps ownership of its own.
+fn bind(
+    host: &str,
+    port: u16,
+    unix_path: Option<&str>,
+    fd: Option<(i32, bool)>,
+) -> std::io::Result<StdListener> {
+    use std::os::unix::io::{BorrowedFd, FromRawFd, IntoRawFd};
+    let listener = if let Some((fd, is_unix)) = fd {
+        // SAFETY: the caller passes a descriptor it keeps open for this call;
+        // we only duplicate it.
+        let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+        let raw = owned.into_raw_fd();
+        // SAFETY: `raw` is a fresh descriptor we own.
+        if is_unix {
+            StdListener::Unix(unsafe { std::os::unix::net::UnixListener::from_raw_fd(raw) })
+        } else {
+            StdListener::Tcp(unsafe { std::net::TcpListener::from_raw_fd(raw) })
+        }
+    } else if let Some(path) = unix_path {
+        StdListener::Unix(std::os::unix::net::UnixListener::bind(path)?)
+    } else {
+        StdListener::Tcp(std::net::TcpListener::bind((host, port))?)
+    };
+    match &listener {
+        StdListener::Tcp(l) => l.set_nonblocking(true)?,
+        StdListener::Unix(l) => l.set_nonblocking(true)?,
+    }
+    Ok(listener)
 }
 
 impl Drop for NativeServer {

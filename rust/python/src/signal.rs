@@ -48,10 +48,18 @@ pub fn untoken(token: u64) -> (u64, Kind) {
     (token >> 2, kind)
 }
 
+/// A handshake the engine refused before Python saw it, to be logged.
+pub struct Refusal {
+    pub peer: Option<std::net::SocketAddr>,
+    pub status: u16,
+    pub reason: String,
+}
+
 #[derive(Default)]
 struct Lists {
     ready: Vec<u64>,
     connections: Vec<Arc<Conn>>,
+    refusals: Vec<Refusal>,
 }
 
 /// The shared half of the loop signal (see the module docs).
@@ -101,6 +109,22 @@ impl Signal {
     pub fn connection(&self, conn: Arc<Conn>) {
         self.lists().connections.push(conn);
         self.notify();
+    }
+
+    /// Called on a tokio thread: a refused handshake to log. Bounded, so a
+    /// flood of bad clients cannot grow memory while the loop is busy.
+    pub fn refusal(&self, refusal: Refusal) {
+        let mut lists = self.lists();
+        if lists.refusals.len() < 1024 {
+            lists.refusals.push(refusal);
+        }
+        drop(lists);
+        self.notify();
+    }
+
+    /// Called on the loop thread: refusals to log since the last call.
+    pub fn take_refusals(&self) -> Vec<Refusal> {
+        std::mem::take(&mut self.lists().refusals)
     }
 
     /// Called on the loop thread: clear the signal and take everything queued.

@@ -29,6 +29,17 @@ pub struct WebSocketConfig {
     pub write_low_water: usize,
     /// How long to wait for the peer's close frame (and its TCP close) after ours.
     pub close_timeout: Duration,
+    /// Send a ping after this long without one; `None` disables keepalive.
+    pub ping_interval: Option<Duration>,
+    /// A ping unanswered for this long means the peer is gone: the
+    /// connection closes with 1011.
+    pub ping_timeout: Option<Duration>,
+    /// Close (1001) a connection that has received nothing for this long.
+    pub idle_timeout: Option<Duration>,
+    /// A peer that accepts no bytes for this long while we have data for it
+    /// is dropped (close code 1008 for the application), so a client that
+    /// never reads cannot hold buffers forever.
+    pub write_timeout: Duration,
 }
 
 impl Default for WebSocketConfig {
@@ -41,6 +52,10 @@ impl Default for WebSocketConfig {
             write_high_water: 64 << 10,
             write_low_water: 16 << 10,
             close_timeout: Duration::from_secs(10),
+            ping_interval: Some(Duration::from_secs(20)),
+            ping_timeout: Some(Duration::from_secs(20)),
+            idle_timeout: None,
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -56,6 +71,15 @@ pub struct ServerConfig {
     pub handshake_timeout: Duration,
     /// Connections beyond this many get HTTP 503 before the upgrade.
     pub max_connections: usize,
+    /// Browser origins allowed to connect (`https://app.example.com`,
+    /// `https://*.example.com` for any subdomain). `None` allows every
+    /// origin; a refused origin gets HTTP 403. Requests without an `Origin`
+    /// header (non-browser clients) are allowed unless `require_origin`.
+    pub allowed_origins: Option<Vec<String>>,
+    /// Refuse requests that carry no `Origin` header when origins are checked.
+    pub require_origin: bool,
+    /// Serve wss:// with this TLS configuration.
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +89,9 @@ impl Default for ServerConfig {
             http: HttpLimits::default(),
             handshake_timeout: Duration::from_secs(10),
             max_connections: 100_000,
+            allowed_origins: None,
+            require_origin: false,
+            tls: None,
         }
     }
 }

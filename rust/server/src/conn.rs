@@ -25,7 +25,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use ferrosocket_proto::{
@@ -151,6 +151,35 @@ struct Inner {
     close_queued: bool,
     io_done: bool,
     closed_wakers: Vec<Waker>,
+    // Keepalive.
+    ping_sent: Option<(u32, Instant)>,
+    pings: u32,
+    latency: Option<Duration>,
+    // Counters.
+    stats: ConnStats,
+}
+
+/// Traffic counters of one connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnStats {
+    /// Data messages received.
+    pub messages_in: u64,
+    /// Data messages sent.
+    pub messages_out: u64,
+    /// Payload bytes of the messages received.
+    pub bytes_in: u64,
+    /// Payload bytes of the messages sent.
+    pub bytes_out: u64,
+}
+
+impl ConnStats {
+    /// Field-wise sum.
+    pub fn add(&mut self, other: &ConnStats) {
+        self.messages_in += other.messages_in;
+        self.messages_out += other.messages_out;
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+    }
 }
 
 /// Wakers collected under the lock and woken after it is released.
@@ -209,6 +238,10 @@ impl Conn {
                 close_queued: false,
                 io_done: false,
                 closed_wakers: Vec::new(),
+                ping_sent: None,
+                pings: 0,
+                latency: None,
+                stats: ConnStats::default(),
             }),
         }
     }
@@ -466,6 +499,10 @@ impl Conn {
             let mut inner = self.lock();
             self.check_sendable(&inner)?;
             encode_frame(&mut inner.out, opcode, payload, true);
+            if matches!(opcode, OpCode::Text | OpCode::Binary) {
+                inner.stats.messages_out += 1;
+                inner.stats.bytes_out += payload.len() as u64;
+            }
             above = Self::buffered(&inner) > self.config.write_high_water;
             waker = Self::schedule_writer(&mut inner);
         }
@@ -566,6 +603,8 @@ impl Conn {
                 return false;
             }
             inner.inbound_bytes += msg.weight();
+            inner.stats.messages_in += 1;
+            inner.stats.bytes_in += msg.weight() as u64;
             inner.inbound.push_back(msg);
             full = self.queue_full(&inner);
             waker = inner.recv_waker.take();
@@ -722,6 +761,70 @@ impl Conn {
         wakes.add(inner.recv_waker.take());
         wakes.add(inner.reader_waker.take());
         wakes.add(Self::schedule_writer(inner));
+    }
+
+    // ----- keepalive ---------------------------------------------------------------
+
+    /// Send a keepalive ping unless one is outstanding. Returns when it was sent.
+    pub(crate) fn send_keepalive_ping(&self) -> Option<Instant> {
+        let waker;
+        let now = Instant::now();
+        {
+            let mut inner = self.lock();
+            if inner.ping_sent.is_some() || inner.close_sent || inner.finish {
+                return inner.ping_sent.map(|(_, at)| at);
+            }
+            inner.pings = inner.pings.wrapping_add(1);
+            let id = inner.pings;
+            encode_frame(&mut inner.out, OpCode::Ping, &id.to_be_bytes(), true);
+            inner.ping_sent = Some((id, now));
+            waker = Self::schedule_writer(&mut inner);
+        }
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Some(now)
+    }
+
+    /// When the outstanding keepalive ping was sent, if one is.
+    pub(crate) fn ping_outstanding(&self) -> Option<Instant> {
+        self.lock().ping_sent.map(|(_, at)| at)
+    }
+
+    /// A pong arrived: if it answers our keepalive ping, record the latency.
+    /// Unsolicited pongs are ignored (RFC 6455 §5.5.3).
+    pub(crate) fn on_pong(&self, payload: &[u8]) {
+        let mut inner = self.lock();
+        if let Some((id, at)) = inner.ping_sent {
+            if payload == id.to_be_bytes() {
+                inner.latency = Some(at.elapsed());
+                inner.ping_sent = None;
+            }
+        }
+    }
+
+    /// Round-trip time of the last answered keepalive ping.
+    pub fn latency(&self) -> Option<Duration> {
+        self.lock().latency
+    }
+
+    /// Traffic counters so far.
+    pub fn stats(&self) -> ConnStats {
+        self.lock().stats
+    }
+
+    /// The peer stopped answering pings (or stopped reading): close with
+    /// `code` at once, without waiting for a close handshake it cannot do.
+    pub(crate) fn abandon(&self, code: u16, reason: &str) {
+        let mut wakes = Wakes::default();
+        {
+            let mut inner = self.lock();
+            inner
+                .closed
+                .get_or_insert_with(|| (code, reason.to_owned()));
+            self.fail_locked(&mut inner, &mut wakes, code, reason);
+        }
+        wakes.wake();
     }
 
     // ----- the writer's side -----------------------------------------------------

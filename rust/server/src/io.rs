@@ -3,7 +3,13 @@
 //! They are separate tasks so a peer that does not read cannot stop us from
 //! reading its close frame, and a peer that floods us cannot delay our
 //! writes. Both only touch the socket and [`Conn`]; all decisions (what to
-//! answer, when to stop) are made by `Conn` under its lock.
+//! answer, when to stop) are made by `Conn` under its lock. They are generic
+//! over the stream's halves, so plain TCP (split without a lock), TLS and
+//! Unix sockets share one implementation.
+//!
+//! The reader also owns the connection's timers: keepalive pings (a peer
+//! that stops answering is closed with 1011), the optional idle timeout, and
+//! the close timeout once a close frame is out.
 //!
 //! Closing follows RFC 6455 §7: the server closes TCP first. Once the close
 //! exchange is over (or the connection failed), the writer flushes the last
@@ -16,21 +22,58 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use ferrosocket_proto::{Decoder, DecoderConfig, Event};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::{timeout_at, Instant};
+use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 
 use crate::conn::{Conn, Decision, Ending, Incoming};
 
 const MIN_READ: usize = 4096;
 const MAX_READ: usize = 256 << 10;
 
-/// Run a connection whose upgrade request has been read (`leftover` holds any
-/// bytes that followed it) until its socket is closed.
-pub(crate) async fn drive(conn: Arc<Conn>, stream: TcpStream, leftover: BytesMut) {
-    let _ = stream.set_nodelay(true);
-    let (rd, wr) = stream.into_split();
+/// A byte stream a connection can run on, split into halves for the reader
+/// and writer tasks. TCP and Unix sockets split without a lock; TLS shares
+/// one session between the halves.
+pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + Sized + 'static {
+    type R: AsyncRead + Unpin + Send + 'static;
+    type W: AsyncWrite + Unpin + Send + 'static;
+    /// Whether the stream is encrypted (wss://).
+    const SECURE: bool = false;
+    fn halves(self) -> (Self::R, Self::W);
+}
+
+impl Transport for TcpStream {
+    type R = tokio::net::tcp::OwnedReadHalf;
+    type W = tokio::net::tcp::OwnedWriteHalf;
+    fn halves(self) -> (Self::R, Self::W) {
+        // Frames are written whole and batched already; Nagle only adds latency.
+        let _ = self.set_nodelay(true);
+        self.into_split()
+    }
+}
+
+impl Transport for tokio::net::UnixStream {
+    type R = tokio::net::unix::OwnedReadHalf;
+    type W = tokio::net::unix::OwnedWriteHalf;
+    fn halves(self) -> (Self::R, Self::W) {
+        self.into_split()
+    }
+}
+
+impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
+    type R = tokio::io::ReadHalf<Self>;
+    type W = tokio::io::WriteHalf<Self>;
+    const SECURE: bool = true;
+    fn halves(self) -> (Self::R, Self::W) {
+        let _ = self.get_ref().0.set_nodelay(true);
+        tokio::io::split(self)
+    }
+}
+
+/// Run a connection whose upgrade request has been read (`leftover` holds
+/// any bytes that followed it) until its socket is closed.
+pub(crate) async fn drive<T: Transport>(conn: Arc<Conn>, stream: T, leftover: BytesMut) {
+    let (rd, wr) = stream.halves();
     let mut writer = tokio::spawn(write_loop(conn.clone(), wr));
     let decision = poll_fn(|cx| conn.poll_decision(cx)).await;
     if decision == Decision::Accepted {
@@ -39,7 +82,7 @@ pub(crate) async fn drive(conn: Arc<Conn>, stream: TcpStream, leftover: BytesMut
     // A peer that stopped reading must not keep the writer (and the socket)
     // forever: it gets the close timeout to take our last bytes.
     let limit = conn.config().close_timeout;
-    if tokio::time::timeout(limit, &mut writer).await.is_err() {
+    if timeout(limit, &mut writer).await.is_err() {
         writer.abort();
     }
     conn.on_io_done();
@@ -52,13 +95,22 @@ enum ReadEnd {
     Gone,
 }
 
-async fn read_loop(conn: &Conn, mut rd: OwnedReadHalf, mut buf: BytesMut) {
+/// What interrupted a read.
+enum Wake {
+    Read(std::io::Result<usize>),
+    Closing,
+    Timer,
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
     let cfg = conn.config();
     let mut decoder = Decoder::new(DecoderConfig {
         max_frame_size: cfg.max_frame_size,
         max_message_size: cfg.max_message_size,
     });
     let mut read_size = MIN_READ;
+    let mut last_read = Instant::now();
+    let mut last_ping = Instant::now();
     let end = 'outer: loop {
         loop {
             match decoder.decode(&mut buf) {
@@ -70,7 +122,10 @@ async fn read_loop(conn: &Conn, mut rd: OwnedReadHalf, mut buf: BytesMut) {
                             conn.on_ping(p);
                             false
                         }
-                        Event::Pong(_) => false,
+                        Event::Pong(p) => {
+                            conn.on_pong(&p);
+                            false
+                        }
                         Event::Close(frame) => {
                             let ending = match frame {
                                 Some(f) => Ending::PeerClosed(Some(f.code), f.reason),
@@ -97,31 +152,61 @@ async fn read_loop(conn: &Conn, mut rd: OwnedReadHalf, mut buf: BytesMut) {
         if buf.capacity() - buf.len() < read_size / 2 {
             buf.reserve(read_size);
         }
-        let result = match conn.close_deadline() {
-            Some(deadline) => {
-                match timeout_at(Instant::from_std(deadline), rd.read_buf(&mut buf)).await {
-                    Ok(r) => r,
-                    Err(_) => {
-                        conn.on_abnormal();
-                        break ReadEnd::Gone;
-                    }
-                }
-            }
+        // The next timer: the close timeout once our close is out, else the
+        // keepalive ping (or its timeout) and the idle timeout.
+        let close_deadline = conn.close_deadline().map(Instant::from_std);
+        let timer = match close_deadline {
+            Some(deadline) => Some(deadline),
             None => {
-                tokio::select! {
-                    r = rd.read_buf(&mut buf) => r,
-                    _ = poll_fn(|cx| conn.poll_closing(cx)) => continue,
+                let ping = match (conn.ping_outstanding(), cfg.ping_interval, cfg.ping_timeout) {
+                    (Some(sent), _, Some(t)) => Some(Instant::from_std(sent) + t),
+                    (None, Some(interval), _) => Some(last_ping + interval),
+                    _ => None,
+                };
+                let idle = cfg.idle_timeout.map(|t| last_read + t);
+                match (ping, idle) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
                 }
             }
         };
-        match result {
-            Ok(0) | Err(_) => {
+        let wake = tokio::select! {
+            r = rd.read_buf(&mut buf) => Wake::Read(r),
+            _ = poll_fn(|cx| conn.poll_closing(cx)), if close_deadline.is_none() => Wake::Closing,
+            _ = sleep_until(timer.unwrap_or_else(Instant::now)), if timer.is_some() => Wake::Timer,
+        };
+        match wake {
+            Wake::Read(Ok(0)) | Wake::Read(Err(_)) => {
                 conn.on_abnormal();
                 break ReadEnd::Gone;
             }
-            Ok(n) => {
+            Wake::Read(Ok(n)) => {
+                last_read = Instant::now();
                 if n >= read_size && read_size < MAX_READ {
                     read_size *= 2;
+                }
+            }
+            Wake::Closing => {}
+            Wake::Timer => {
+                let now = Instant::now();
+                if close_deadline.is_some_and(|d| now >= d) {
+                    conn.on_abnormal();
+                    break ReadEnd::Gone;
+                }
+                if cfg.idle_timeout.is_some_and(|t| now >= last_read + t) {
+                    let _ = conn.close(1001, "idle timeout");
+                    continue;
+                }
+                match (conn.ping_outstanding(), cfg.ping_timeout) {
+                    (Some(sent), Some(t)) if now >= Instant::from_std(sent) + t => {
+                        conn.abandon(1011, "keepalive ping timeout");
+                        break ReadEnd::Gone;
+                    }
+                    (None, _) if cfg.ping_interval.is_some_and(|i| now >= last_ping + i) => {
+                        conn.send_keepalive_ping();
+                        last_ping = now;
+                    }
+                    _ => {}
                 }
             }
         }
@@ -146,7 +231,7 @@ async fn end_after_queue(conn: &Conn, ending: Ending) {
 }
 
 /// Read and discard until the peer's FIN, at most `limit`.
-async fn linger(mut rd: OwnedReadHalf, limit: std::time::Duration) {
+async fn linger<R: AsyncRead + Unpin>(mut rd: R, limit: std::time::Duration) {
     let deadline = Instant::now() + limit;
     let mut sink = [0u8; 4096];
     while let Ok(Ok(n)) = timeout_at(deadline, rd.read(&mut sink)).await {
@@ -156,9 +241,26 @@ async fn linger(mut rd: OwnedReadHalf, limit: std::time::Duration) {
     }
 }
 
-async fn write_loop(conn: Arc<Conn>, mut wr: OwnedWriteHalf) {
-    while let Some(chunk) = poll_fn(|cx| conn.poll_take_outbound(cx)).await {
-        if wr.write_all(&chunk).await.is_err() {
+async fn write_loop<W: AsyncWrite + Unpin>(conn: Arc<Conn>, mut wr: W) {
+    let stall = conn.config().write_timeout;
+    'chunks: while let Some(chunk) = poll_fn(|cx| conn.poll_take_outbound(cx)).await {
+        let mut written = 0;
+        while written < chunk.len() {
+            match timeout(stall, wr.write(&chunk[written..])).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    conn.on_abnormal();
+                    break 'chunks;
+                }
+                Ok(Ok(n)) => written += n,
+                Err(_) => {
+                    // The peer has not taken a byte for `write_timeout`.
+                    conn.abandon(1008, "peer stopped reading");
+                    break 'chunks;
+                }
+            }
+        }
+        // TLS keeps records in its own buffer until flushed; TCP's flush is free.
+        if wr.flush().await.is_err() {
             conn.on_abnormal();
             break;
         }

@@ -34,13 +34,17 @@ mod io;
 mod message;
 mod request;
 mod server;
+pub mod tls;
 mod websocket;
 
 pub use config::{ServerConfig, WebSocketConfig};
-pub use conn::{Conn, Incoming, State};
+pub use conn::{Conn, ConnStats, Incoming, State};
 pub use error::WebSocketError;
 pub use ferrosocket_proto as proto;
 pub use message::{CloseCode, Message};
 pub use request::Request;
-pub use server::{not_found, refuse_plain_http, App, Route, Router, Server};
+pub use server::{
+    not_found, origin_allowed, refuse_plain_http, App, Listener, Route, Router, Server,
+    ServerStats, REFUSAL_REASONS,
+};
 pub use websocket::WebSocket;

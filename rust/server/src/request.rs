@@ -11,6 +11,7 @@ pub struct Request {
     head: HandshakeRequest,
     peer: Option<SocketAddr>,
     local: Option<SocketAddr>,
+    secure: bool,
 }
 
 impl Request {
@@ -19,7 +20,22 @@ impl Request {
         peer: Option<SocketAddr>,
         local: Option<SocketAddr>,
     ) -> Self {
-        Request { head, peer, local }
+        Request {
+            head,
+            peer,
+            local,
+            secure: false,
+        }
+    }
+
+    pub(crate) fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Whether the connection came over TLS (wss://).
+    pub fn is_secure(&self) -> bool {
+        self.secure
     }
 
     /// A request for a stream upgraded elsewhere ([`crate::WebSocket::new`]):
@@ -37,6 +53,7 @@ impl Request {
             head,
             peer,
             local: None,
+            secure: false,
         }
     }
 
