@@ -34,7 +34,10 @@ pub async fn run(args: &Args) -> Result<String, String> {
     let path = args.path_or("/broadcast");
     let (socks, failed, first) = ws::open_many(&args.host, args.port, &path, n, 50).await;
     if failed > 0 {
-        return Err(format!("{failed} of {n} receivers failed: {}", first.unwrap_or_default()));
+        return Err(format!(
+            "{failed} of {n} receivers failed: {}",
+            first.unwrap_or_default()
+        ));
     }
     let tally = Rc::new(Tally {
         delivered: Cell::new(0),
@@ -63,7 +66,9 @@ pub async fn run(args: &Args) -> Result<String, String> {
             }
         });
     }
-    let sock = ws::connect(&args.host, args.port, &path).await.map_err(|e| e.to_string())?;
+    let sock = ws::connect(&args.host, args.port, &path)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut sender = ws::client(sock);
     let msg = Masked::text(&"b".repeat(size));
 
@@ -71,9 +76,15 @@ pub async fn run(args: &Args) -> Result<String, String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while tally.reached.get() < n {
         if Instant::now() > deadline {
-            return Err(format!("only {} of {n} receivers got a message", tally.reached.get()));
+            return Err(format!(
+                "only {} of {n} receivers got a message",
+                tally.reached.get()
+            ));
         }
-        sender.write_frame(msg.frame()).await.map_err(|e| e.to_string())?;
+        sender
+            .write_frame(msg.frame())
+            .await
+            .map_err(|e| e.to_string())?;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;

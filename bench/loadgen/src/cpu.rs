@@ -10,7 +10,10 @@ use std::fs;
 pub fn raise_nofile_limit() {
     // idle opens 10,000 sockets; lift the soft limit to the hard one.
     unsafe {
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
             lim.rlim_cur = lim.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
@@ -33,7 +36,11 @@ pub fn tree_cpu(root: u32) -> Option<f64> {
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     let mut procs: HashMap<u32, (u32, u64)> = HashMap::new(); // pid -> (ppid, ticks)
     for entry in fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         if let Some(v) = stat_ticks(pid) {
@@ -47,7 +54,12 @@ pub fn tree_cpu(root: u32) -> Option<f64> {
         if let Some(&(_, t)) = procs.get(&p) {
             total += t;
         }
-        stack.extend(procs.iter().filter(|(_, (pp, _))| *pp == p).map(|(c, _)| *c));
+        stack.extend(
+            procs
+                .iter()
+                .filter(|(_, (pp, _))| *pp == p)
+                .map(|(c, _)| *c),
+        );
     }
     Some(total as f64 / tick)
 }
@@ -65,4 +77,21 @@ fn stat_ticks(pid: u32) -> Option<(u32, u64)> {
         ticks += f.get(i)?.parse::<i64>().ok()?.max(0) as u64;
     }
     Some((ppid, ticks))
+}
+
+/// Machine-wide CPU seconds from /proc/stat: (busy, steal), summed over all
+/// CPUs. The harness shares the machine with whatever else runs; busy time
+/// that is neither the server's nor ours shows how noisy a window was.
+pub fn machine_cpu() -> Option<(f64, f64)> {
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is in user).
+    let busy = v.iter().take(8).sum::<u64>() - v.get(3)? - v.get(4)?;
+    Some((busy as f64 / tick, *v.get(7)? as f64 / tick))
 }

@@ -13,7 +13,10 @@ pub struct Hist {
 
 impl Hist {
     pub fn new() -> Hist {
-        Hist { counts: vec![0; BUCKETS], total: 0 }
+        Hist {
+            counts: vec![0; BUCKETS],
+            total: 0,
+        }
     }
 
     pub fn record(&mut self, ns: u64) {
@@ -70,7 +73,19 @@ mod tests {
 
     #[test]
     fn index_and_bounds_agree() {
-        for v in [0u64, 1, 127, 128, 129, 255, 256, 1000, 12_345, 1 << 40, u64::MAX / 2] {
+        for v in [
+            0u64,
+            1,
+            127,
+            128,
+            129,
+            255,
+            256,
+            1000,
+            12_345,
+            1 << 40,
+            u64::MAX / 2,
+        ] {
             let (lo, hi) = bounds(index(v));
             assert!(lo <= v && v <= hi, "{v} not in {lo}..={hi}");
         }

@@ -40,6 +40,12 @@ pub async fn run(args: &Args) -> Result<String, String> {
     println!("{}", fields(Obj::new().str("event", "ready")).finish());
     let mut line = String::new();
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin());
-    let _ = tokio::time::timeout(Duration::from_secs_f64(args.hold), stdin.read_line(&mut line)).await;
-    Ok(fields(Obj::new().str("scenario", "idle")).int("ops", socks.len() as u64).finish())
+    let _ = tokio::time::timeout(
+        Duration::from_secs_f64(args.hold),
+        stdin.read_line(&mut line),
+    )
+    .await;
+    Ok(fields(Obj::new().str("scenario", "idle"))
+        .int("ops", socks.len() as u64)
+        .finish())
 }

@@ -11,19 +11,31 @@ use crate::window::{self, Window};
 use crate::ws::{self, Got, Masked};
 
 pub async fn run(args: &Args) -> Result<String, String> {
-    let n = args.connections.unwrap_or(if args.scenario == "rtt-1" { 1 } else { 100 });
+    let n = args
+        .connections
+        .unwrap_or(if args.scenario == "rtt-1" { 1 } else { 100 });
     let size = args.size.unwrap_or(32);
     let path = args.path_or("/");
     let (socks, failed, first) = ws::open_many(&args.host, args.port, &path, n, 50).await;
     if failed > 0 {
-        return Err(format!("{failed} of {n} connections failed: {}", first.unwrap_or_default()));
+        return Err(format!(
+            "{failed} of {n} connections failed: {}",
+            first.unwrap_or_default()
+        ));
     }
     let msg = Rc::new(Masked::text(&"x".repeat(size)));
     let close = Rc::new(Masked::close_normal());
     let win = Window::new();
     let tasks: Vec<_> = socks
         .into_iter()
-        .map(|s| tokio::task::spawn_local(echo_loop(ws::client(s), win.clone(), msg.clone(), close.clone())))
+        .map(|s| {
+            tokio::task::spawn_local(echo_loop(
+                ws::client(s),
+                win.clone(),
+                msg.clone(),
+                close.clone(),
+            ))
+        })
         .collect();
     let m = window::measure(&win, args).await;
     // Let each connection finish its round trip and close cleanly.
@@ -33,7 +45,9 @@ pub async fn run(args: &Args) -> Result<String, String> {
         }
     })
     .await;
-    Ok(window::report(args, n, &win, &m).int("size", size as u64).finish())
+    Ok(window::report(args, n, &win, &m)
+        .int("size", size as u64)
+        .finish())
 }
 
 async fn echo_loop(mut ws: ws::Ws, win: Rc<Window>, msg: Rc<Masked>, close: Rc<Masked>) {

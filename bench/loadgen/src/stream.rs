@@ -14,15 +14,20 @@ use crate::window::{self, Window};
 use crate::ws::{self, Masked};
 
 pub async fn run(args: &Args) -> Result<String, String> {
-    let size = args
-        .size
-        .unwrap_or(if args.scenario == "stream-1m" { 1 << 20 } else { 64 << 10 });
+    let size = args.size.unwrap_or(if args.scenario == "stream-1m" {
+        1 << 20
+    } else {
+        64 << 10
+    });
     let inflight = args.inflight.unwrap_or(16);
     let n = args.connections.unwrap_or(1);
     let path = args.path_or("/");
     let (socks, failed, first) = ws::open_many(&args.host, args.port, &path, n, 50).await;
     if failed > 0 {
-        return Err(format!("{failed} of {n} connections failed: {}", first.unwrap_or_default()));
+        return Err(format!(
+            "{failed} of {n} connections failed: {}",
+            first.unwrap_or_default()
+        ));
     }
     // Content is irrelevant to a binary echo; a byte pattern is enough.
     let payload: Vec<u8> = (0..size).map(|i| i as u8).collect();

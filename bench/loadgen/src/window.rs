@@ -53,7 +53,9 @@ impl Window {
     pub fn done_timed(&self, bytes: usize, started: Instant) {
         if self.phase.get() == Phase::Measure {
             self.done(bytes);
-            self.hist.borrow_mut().record(started.elapsed().as_nanos() as u64);
+            self.hist
+                .borrow_mut()
+                .record(started.elapsed().as_nanos() as u64);
         }
     }
 
@@ -67,6 +69,10 @@ pub struct Measured {
     pub wall: f64,
     pub self_cpu: f64,
     pub server_cpu: Option<f64>,
+    /// Busy CPU on the machine that was neither the server's nor ours, and
+    /// hypervisor steal, both in seconds over the window.
+    pub other_cpu: Option<f64>,
+    pub steal: Option<f64>,
 }
 
 /// Sleeps through warm-up, opens the window, sleeps `duration`, closes it.
@@ -74,18 +80,33 @@ pub async fn measure(win: &Window, args: &Args) -> Measured {
     tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
     let server0 = args.server_pid.and_then(cpu::tree_cpu);
     let self0 = cpu::self_cpu();
+    let machine0 = cpu::machine_cpu();
     let t0 = Instant::now();
     win.phase.set(Phase::Measure);
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
     win.phase.set(Phase::Done);
     let wall = t0.elapsed().as_secs_f64();
     let self_cpu = cpu::self_cpu() - self0;
+    let machine1 = cpu::machine_cpu();
     let server1 = args.server_pid.and_then(cpu::tree_cpu);
     let server_cpu = match (server0, server1) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
-    Measured { wall, self_cpu, server_cpu }
+    let (other_cpu, steal) = match (machine0, machine1) {
+        (Some((b0, s0)), Some((b1, s1))) => {
+            let other = b1 - b0 - self_cpu - server_cpu.unwrap_or(0.0);
+            (Some(other.max(0.0)), Some(s1 - s0))
+        }
+        _ => (None, None),
+    };
+    Measured {
+        wall,
+        self_cpu,
+        server_cpu,
+        other_cpu,
+        steal,
+    }
 }
 
 /// The fields every scenario reports.
@@ -104,7 +125,9 @@ pub fn report(args: &Args, conns: usize, win: &Window, m: &Measured) -> Obj {
         .num("loadgen_cpu_s", m.self_cpu)
         .num("loadgen_cpu_share", m.self_cpu / m.wall)
         .opt("server_cpu_s", m.server_cpu)
-        .opt("server_cpu_share", m.server_cpu.map(|c| c / m.wall));
+        .opt("server_cpu_share", m.server_cpu.map(|c| c / m.wall))
+        .opt("other_cpu_share", m.other_cpu.map(|c| c / m.wall))
+        .opt("steal_share", m.steal.map(|c| c / m.wall));
     let h = win.hist.borrow();
     if h.count() > 0 {
         o = o

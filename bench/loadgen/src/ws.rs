@@ -56,7 +56,10 @@ async fn read_head(sock: &mut TcpStream) -> io::Result<Vec<u8>> {
     loop {
         let n = sock.peek(&mut buf).await?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed during handshake"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "closed during handshake",
+            ));
         }
         let old = head.len();
         head.extend_from_slice(&buf[..n]);
@@ -69,7 +72,10 @@ async fn read_head(sock: &mut TcpStream) -> io::Result<Vec<u8>> {
             return Ok(head);
         }
         if head.len() > 16 * 1024 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "response head too long"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "response head too long",
+            ));
         }
         sock.read_exact(&mut buf[..n]).await?; // consume, so the next peek waits
     }
@@ -84,10 +90,16 @@ fn check_response(head: &[u8], key: &str) -> io::Result<()> {
     }
     let want = base64::engine::general_purpose::STANDARD
         .encode(Sha1::digest(format!("{key}{GUID}").as_bytes()));
-    let ok = lines.filter_map(|l| l.split_once(':')).any(|(name, value)| {
-        name.trim().eq_ignore_ascii_case("sec-websocket-accept") && value.trim() == want
-    });
-    if ok { Ok(()) } else { Err(bad("bad Sec-WebSocket-Accept")) }
+    let ok = lines
+        .filter_map(|l| l.split_once(':'))
+        .any(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("sec-websocket-accept") && value.trim() == want
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(bad("bad Sec-WebSocket-Accept"))
+    }
 }
 
 pub fn bad(msg: &str) -> io::Error {
@@ -108,7 +120,11 @@ impl Masked {
         let key = random_bytes()[..4].try_into().unwrap();
         let mut masked = payload.to_vec();
         fastwebsockets::unmask(&mut masked, key);
-        Masked { opcode, key, masked }
+        Masked {
+            opcode,
+            key,
+            masked,
+        }
     }
     pub fn text(s: &str) -> Masked {
         Masked::new(OpCode::Text, s.as_bytes())
@@ -117,7 +133,12 @@ impl Masked {
         Masked::new(OpCode::Close, &1000u16.to_be_bytes())
     }
     pub fn frame(&self) -> Frame<'_> {
-        Frame::new(true, self.opcode, Some(self.key), Payload::Borrowed(&self.masked))
+        Frame::new(
+            true,
+            self.opcode,
+            Some(self.key),
+            Payload::Borrowed(&self.masked),
+        )
     }
     pub fn len(&self) -> usize {
         self.masked.len()
@@ -168,7 +189,7 @@ pub async fn close(ws: &mut Ws, close: &Masked) {
 pub fn to_io(e: fastwebsockets::WebSocketError) -> io::Error {
     match e {
         fastwebsockets::WebSocketError::IoError(e) => e,
-        other => io::Error::new(io::ErrorKind::Other, other.to_string()),
+        other => io::Error::other(other.to_string()),
     }
 }
 
