@@ -59,14 +59,18 @@ async fn small_buffer_client(addr: SocketAddr, recv: Option<u32>, send: Option<u
 const CHUNK: usize = 60_000; // 16-bit length form: 4-byte header
 const CHUNKS: usize = 600; // 36 MB: far more than any socket buffers hold
 
-#[tokio::test]
-async fn send_waits_while_the_client_does_not_read() {
+type Flood = (
+    ferrosocket::Server,
+    Arc<AtomicUsize>,
+    oneshot::Receiver<Result<usize, String>>,
+);
+
+/// A server whose handler sends `chunks` binary messages of CHUNK bytes of
+/// 0xa5 as fast as `send_bytes` lets it, counting completed sends, then
+/// reports the outcome.
+async fn flood_server(websocket: WebSocketConfig, chunks: usize) -> Flood {
     let config = ServerConfig {
-        websocket: WebSocketConfig {
-            write_high_water: 16 << 10,
-            write_low_water: 4 << 10,
-            ..WebSocketConfig::default()
-        },
+        websocket,
         ..ServerConfig::default()
     };
     let sent = Arc::new(AtomicUsize::new(0));
@@ -79,8 +83,8 @@ async fn send_waits_while_the_client_does_not_read() {
         async move {
             ws.accept(None).await.unwrap();
             let chunk = vec![0xa5u8; CHUNK];
-            let mut result = Ok(CHUNKS);
-            for i in 0..CHUNKS {
+            let mut result = Ok(chunks);
+            for i in 0..chunks {
                 if let Err(e) = ws.send_bytes(&chunk).await {
                     result = Err(format!("send {i} failed: {e}"));
                     break;
@@ -94,20 +98,37 @@ async fn send_waits_while_the_client_does_not_read() {
         }
     })
     .await;
+    (server, sent, done_rx)
+}
 
+fn small_water() -> WebSocketConfig {
+    WebSocketConfig {
+        write_high_water: 16 << 10,
+        write_low_water: 4 << 10,
+        ..WebSocketConfig::default()
+    }
+}
+
+/// Connect a client with a small receive buffer, upgrade, and read nothing
+/// more; returns once the handler's sends have stalled.
+async fn stalled_client(server: &ferrosocket::Server, sent: &AtomicUsize, chunks: usize) -> Raw {
     let mut raw = small_buffer_client(server.local_addr(), Some(8 << 10), None).await;
     raw.send(upgrade_request("/flood", RFC_KEY, "").as_bytes())
         .await;
     assert_eq!(status(&raw.read_head().await), 101);
-
-    // Do not read: the handler must get stuck in send_bytes.
-    let stalled_at = wait_for_stall(&sent, "the sender to stall").await;
+    let stalled_at = wait_for_stall(sent, "the sender to stall").await;
     assert!(
-        stalled_at < CHUNKS,
-        "all {CHUNKS} sends of {CHUNK} bytes completed while the client read nothing: \
+        stalled_at < chunks,
+        "all {chunks} sends of {CHUNK} bytes completed while the client read nothing: \
          the outbound buffer is unbounded"
     );
-    let mut done_rx = done_rx;
+    raw
+}
+
+#[tokio::test]
+async fn send_waits_while_the_client_does_not_read() {
+    let (server, sent, mut done_rx) = flood_server(small_water(), CHUNKS).await;
+    let mut raw = stalled_client(&server, &sent, CHUNKS).await;
     assert!(
         matches!(done_rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
         "the handler finished while stalled"
@@ -133,6 +154,86 @@ async fn send_waits_while_the_client_does_not_read() {
         .unwrap();
     assert_eq!(result, Ok(CHUNKS));
     assert_eq!(sent.load(Ordering::SeqCst), CHUNKS);
+}
+
+#[tokio::test]
+async fn a_stalled_send_fails_when_the_client_vanishes() {
+    let chunks = 200;
+    let (server, sent, done_rx) = flood_server(small_water(), chunks).await;
+    let raw = stalled_client(&server, &sent, chunks).await;
+    drop(raw);
+    let result = within("the stalled send to return", done_rx).await.unwrap();
+    assert!(result.is_err(), "{result:?}");
+    within("the connection to be released", async {
+        while server.connections() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stalled_send_fails_when_the_client_closes_without_reading() {
+    let chunks = 200;
+    let config = WebSocketConfig {
+        close_timeout: Duration::from_millis(300),
+        ..small_water()
+    };
+    let (server, sent, done_rx) = flood_server(config, chunks).await;
+    let mut raw = stalled_client(&server, &sent, chunks).await;
+    // The client closes but still reads nothing: our echo is stuck behind
+    // megabytes of data, so only the close timeout can end this.
+    raw.send(&masked(true, 0x8, &close_payload(1000, ""))).await;
+    let result = within("the stalled send to return", done_rx).await.unwrap();
+    assert!(result.is_err(), "{result:?}");
+    within("the connection to be released", async {
+        while server.connections() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pings_to_a_stalled_connection_get_one_pong_for_the_latest() {
+    let chunks = 200;
+    let (server, sent, done_rx) = flood_server(small_water(), chunks).await;
+    let mut raw = stalled_client(&server, &sent, chunks).await;
+    let pings = 200;
+    let mut wire = Vec::new();
+    for i in 0..pings {
+        wire.extend(masked(true, 0x9, format!("p{i}").as_bytes()));
+    }
+    raw.send(&wire).await;
+    // Let the reader see them all while the writer is still blocked.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let mut pongs = Vec::new();
+    let mut frames = 0;
+    within_for(Duration::from_secs(15), "reading the flood", async {
+        while frames < chunks {
+            let f = raw.frame().await;
+            match f.opcode {
+                0x2 => frames += 1,
+                0xa => pongs.push(String::from_utf8(f.payload).unwrap()),
+                other => panic!("unexpected opcode {other:#x}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(within("the handler", done_rx).await.unwrap(), Ok(chunks));
+    // Whatever the writer had not taken yet is answered by one pong, for
+    // the latest ping; pongs can never outnumber a handful.
+    while pongs.last().map(String::as_str) != Some(&format!("p{}", pings - 1)) {
+        let f = raw.frame().await;
+        assert_eq!(f.opcode, 0xa, "{f:?}");
+        pongs.push(String::from_utf8(f.payload).unwrap());
+    }
+    assert!(
+        pongs.len() <= 3,
+        "{} pongs for {pings} pings while the peer was not reading: {pongs:?}",
+        pongs.len()
+    );
 }
 
 const IN_CHUNK: usize = 32 << 10;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use ferrosocket::{CloseCode, Message, ServerConfig, WebSocket, WebSocketConfig, WebSocketError};
 use futures_util::SinkExt;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -420,4 +420,47 @@ async fn handshake_timeout_drops_a_slow_client() {
     let mut client = connect(&server, "/ws").await;
     client.send(WsMessage::text("in time")).await.unwrap();
     assert_eq!(next_msg(&mut client).await, WsMessage::text("in time"));
+}
+
+#[tokio::test]
+async fn header_token_lists_and_case_are_accepted() {
+    let server = serve("/ws", echo).await;
+    let request = "GET /ws HTTP/1.1\r\nhost: 127.0.0.1\r\nupgrade: WebSocket\r\n\
+                   connection: keep-alive, Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                   sec-websocket-version: 13\r\n\r\n";
+    let mut raw = Raw::connect(server.local_addr()).await;
+    raw.send(request.as_bytes()).await;
+    let head = raw.read_head().await;
+    assert_eq!(status(&head), 101, "{head}");
+    assert_eq!(header(&head, "Sec-WebSocket-Accept"), Some(RFC_ACCEPT));
+}
+
+#[tokio::test]
+async fn oversized_request_head_gets_431() {
+    let server = serve("/ws", echo).await;
+    let big = format!("X-Big: {}\r\n", "b".repeat(64 << 10));
+    let mut raw = Raw::connect(server.local_addr()).await;
+    // The server may answer (and close) before it has read everything we
+    // send, so a failed write is fine; the answer is what counts.
+    let _ = raw
+        .stream
+        .write_all(upgrade_request("/ws", RFC_KEY, &big).as_bytes())
+        .await;
+    let head = raw.read_head().await;
+    assert_eq!(status(&head), 431, "{head}");
+}
+
+#[tokio::test]
+async fn connections_beyond_max_connections_get_503() {
+    let config = ServerConfig {
+        max_connections: 1,
+        ..ServerConfig::default()
+    };
+    let server = serve_with(config, "/ws", echo).await;
+    let mut first = connect(&server, "/ws").await;
+    let (head, _) = http_exchange(server.local_addr(), &upgrade_request("/ws", RFC_KEY, "")).await;
+    assert_eq!(status(&head), 503, "{head}");
+    // The first connection is unaffected.
+    first.send(WsMessage::text("still here")).await.unwrap();
+    assert_eq!(next_msg(&mut first).await, WsMessage::text("still here"));
 }

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use ferrosocket::{CloseCode, Message, WebSocket, WebSocketError};
 use futures_util::SinkExt;
@@ -291,4 +293,53 @@ async fn server_ping_reaches_the_client_and_its_pong_is_not_surfaced() {
         report(&mut rx).await,
         format!("{:?}", Some(Message::Text("t".into())))
     );
+}
+
+#[tokio::test]
+async fn a_cancelled_receive_loses_no_message() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    let go_rx = std::sync::Mutex::new(Some(go_rx));
+    let server = serve("/ws", move |mut ws: WebSocket| {
+        let tx = tx.clone();
+        let go = go_rx.lock().unwrap().take();
+        async move {
+            ws.accept(None).await.unwrap();
+            // Give up on a receive (nothing has been sent yet)...
+            let cancelled = tokio::time::timeout(Duration::from_millis(50), ws.receive()).await;
+            let _ = tx.send(format!("cancelled: {}", cancelled.is_err()));
+            if let Some(go) = go {
+                let _ = go.await;
+            }
+            // ...the message that arrives afterwards is still delivered.
+            let _ = tx.send(format!("{:?}", ws.receive().await.ok()));
+        }
+    })
+    .await;
+    let mut client = connect(&server, "/ws").await;
+    assert_eq!(report(&mut rx).await, "cancelled: true");
+    client.send(WsMessage::text("kept")).await.unwrap();
+    go_tx.send(()).unwrap();
+    assert_eq!(
+        report(&mut rx).await,
+        format!("{:?}", Some(Message::Text("kept".into())))
+    );
+}
+
+#[tokio::test]
+async fn many_tiny_fragments_reassemble() {
+    let server = serve("/echo", echo).await;
+    let (mut raw, _) = Raw::upgrade(server.local_addr(), "/echo").await;
+    let text = "fr\u{e4}gm\u{e9}nt\u{1f980}".repeat(100);
+    let bytes = text.as_bytes();
+    let mut wire = Vec::new();
+    for (i, b) in bytes.iter().enumerate() {
+        let opcode = if i == 0 { 0x1 } else { 0x0 };
+        wire.extend(masked(i == bytes.len() - 1, opcode, &[*b]));
+    }
+    raw.send(&wire).await;
+    let f = raw.frame().await;
+    assert_eq!(f.opcode, 0x1);
+    assert!(f.fin, "the server sends whole messages");
+    assert_eq!(String::from_utf8(f.payload).unwrap(), text);
 }
