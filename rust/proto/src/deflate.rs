@@ -33,20 +33,21 @@
 //!
 //! # Window bits 8
 //!
-//! zlib (and zlib-rs) cannot produce a raw deflate stream with a 256-byte
-//! window: asked for 8 it silently uses 9 (zlib ≥ 1.2.9, madler/zlib#171), and
-//! a strict peer inflating with a 256-byte window would then see distances it
-//! cannot resolve. Answering 9 to a request for 8 is not allowed either
-//! (§7.1.2.1: the answer must be ≤ the request), and declining makes Autobahn
-//! 13.3.x/13.5.x (whose only offer is `server_max_window_bits=8`) report
-//! UNIMPLEMENTED. So we *accept* 8 and honour it exactly: a deflater for an
-//! 8-bit window runs zlib's Huffman-only strategy, which emits no LZ77
-//! back-references at all, so every stream it produces is valid for any
-//! window size. Messages still shrink (entropy coding), just less.
-//! On the receiving side, an agreed `client_max_window_bits=8` inflates with a
-//! 512-byte window: a superset, so it also accepts clients whose zlib quietly
-//! used 9.
-//!
+//! zlib (and zlib-rs) cannot set up a raw deflate stream with a 256-byte
+//! window: asked for 8 it uses 9 or refuses (zlib ≥ 1.2.9, madler/zlib#171).
+//! Answering 9 to a request for 8 is not allowed (§7.1.2.1: the answer must
+//! be ≤ the request), and declining makes Autobahn 13.3.x/13.5.x (whose only
+//! offer is `server_max_window_bits=8`) report UNIMPLEMENTED. So we accept 8
+//! and compress with a 9-bit window, which is still honouring 8: what the
+//! parameter limits is the distance of back-references, and zlib's longest
+//! distance is the window minus its 262-byte lookahead (`MAX_DIST`), i.e. 250
+//! bytes for 9 bits. `window_8_deflater_never_reaches_past_256_bytes` guards
+//! that across levels, memory levels and context modes against a strict
+//! 256-byte-window inflater (a 10-bit deflater fails the same check).
+//! On the receiving side, an agreed `client_max_window_bits=8` inflates with
+//! a 9-bit window: a superset, so it also accepts clients whose zlib quietly
+//! used 9 with a full 512-byte reach.
+
 //! # Bomb safety
 //!
 //! [`Inflater::inflate`] writes into a `Vec` it grows itself with
@@ -77,13 +78,13 @@
 //! # Backends
 //!
 //! Inflation uses `flate2` on zlib-rs. Compression uses zlib-rs directly —
-//! the very crate flate2 runs on — because flate2 exposes neither the memory
-//! level (the biggest per-connection memory knob: 2^(mem_level+9) bytes of
-//! deflate state) nor the Huffman-only strategy the 8-bit window needs.
+//! the very crate (and version) flate2 runs on — because flate2 does not
+//! expose the memory level, the biggest per-connection memory knob (deflate
+//! state is about 2^(mem_level+9) bytes plus twice the window).
 
 use bytes::BytesMut;
 use flate2::{Decompress, FlushDecompress, Status};
-use zlib_rs::{DeflateFlush, Strategy};
+use zlib_rs::DeflateFlush;
 
 use crate::error::ProtocolError;
 use crate::frame::{header_bytes, max_header_len, OpCode};
@@ -404,18 +405,14 @@ impl Deflater {
         level: u32,
         mem_level: u8,
     ) -> Deflater {
-        let window_bits = window_bits.clamp(8, 15);
         let config = zlib_rs::DeflateConfig {
             level: level.min(9) as i32,
             method: zlib_rs::Method::Deflated,
-            // Raw deflate cannot do 8; see "Window bits 8" in the module docs.
-            window_bits: -i32::from(window_bits.max(9)),
+            // Raw deflate cannot allocate 8; 9 never reaches past 250 bytes.
+            // See "Window bits 8" in the module docs.
+            window_bits: -i32::from(window_bits.clamp(9, 15)),
             mem_level: i32::from(mem_level.clamp(1, 9)),
-            strategy: if window_bits == 8 {
-                Strategy::HuffmanOnly
-            } else {
-                Strategy::Default
-            },
+            strategy: zlib_rs::Strategy::Default,
         };
         Deflater {
             z: zlib_rs::Deflate::new_with_config(config),
@@ -667,5 +664,659 @@ impl Inflater {
                 .map_err(|_| ProtocolError::InvalidCompressedData)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offers(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn neg(v: &[&str]) -> Option<(DeflateParams, String)> {
+        negotiate(&offers(v), &DeflateConfig::default())
+    }
+
+    fn params(snct: bool, cnct: bool, sbits: u8, cbits: u8) -> DeflateParams {
+        DeflateParams {
+            server_no_context_takeover: snct,
+            client_no_context_takeover: cnct,
+            server_max_window_bits: sbits,
+            client_max_window_bits: cbits,
+        }
+    }
+
+    fn inflate_msg(inf: &mut Inflater, payload: &[u8]) -> Result<Vec<u8>, ProtocolError> {
+        let mut out = Vec::new();
+        inf.inflate(payload, &mut out, usize::MAX)?;
+        inf.finish(&mut out, usize::MAX)?;
+        Ok(out)
+    }
+
+    fn compress(d: &mut Deflater, payload: &[u8]) -> Vec<u8> {
+        let mut b = BytesMut::new();
+        d.compress(payload, &mut b);
+        b.to_vec()
+    }
+
+    // ---- RFC 7692 §7.2.3 vectors ----
+
+    const HELLO: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    const HELLO_AGAIN: [u8; 5] = [0xf2, 0x00, 0x11, 0x00, 0x00];
+
+    #[test]
+    fn rfc_7_2_3_1_hello_deflater_and_frame() {
+        for level in [3, 6, 9] {
+            let mut d = Deflater::new(DeflateParams::default(), level, 8);
+            assert_eq!(compress(&mut d, b"Hello"), HELLO, "level {level}");
+        }
+        let mut d = Deflater::new(DeflateParams::default(), 6, 8);
+        let mut frame = BytesMut::new();
+        d.encode_message(&mut frame, OpCode::Text, b"Hello");
+        assert_eq!(
+            &frame[..],
+            &[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+        );
+    }
+
+    #[test]
+    fn rfc_7_2_3_1_hello_inflater_whole_and_fragmented() {
+        let mut inf = Inflater::new(DeflateParams::default());
+        assert_eq!(inflate_msg(&mut inf, &HELLO).unwrap(), b"Hello");
+        // The fragmented example: 0xf2 0x48 0xcd | 0xc9 0xc9 0x07 0x00.
+        let mut inf = Inflater::new(DeflateParams::default());
+        let mut out = Vec::new();
+        inf.inflate(&HELLO[..3], &mut out, 100).unwrap();
+        inf.inflate(&HELLO[3..], &mut out, 100).unwrap();
+        inf.finish(&mut out, 100).unwrap();
+        assert_eq!(out, b"Hello");
+    }
+
+    #[test]
+    fn rfc_7_2_3_2_shared_window() {
+        let mut d = Deflater::new(DeflateParams::default(), 6, 8);
+        assert_eq!(compress(&mut d, b"Hello"), HELLO);
+        assert_eq!(compress(&mut d, b"Hello"), HELLO_AGAIN);
+        let mut inf = Inflater::new(DeflateParams::default());
+        assert_eq!(inflate_msg(&mut inf, &HELLO).unwrap(), b"Hello");
+        assert_eq!(inflate_msg(&mut inf, &HELLO_AGAIN).unwrap(), b"Hello");
+        // Without context takeover each message stands alone.
+        let mut d = Deflater::new(params(true, false, 15, 15), 6, 8);
+        assert_eq!(compress(&mut d, b"Hello"), HELLO);
+        assert_eq!(compress(&mut d, b"Hello"), HELLO);
+        // And an inflater that resets cannot resolve the back-reference.
+        let mut inf = Inflater::new(params(false, true, 15, 15));
+        assert_eq!(inflate_msg(&mut inf, &HELLO).unwrap(), b"Hello");
+        assert_eq!(
+            inflate_msg(&mut inf, &HELLO_AGAIN),
+            Err(ProtocolError::InvalidCompressedData)
+        );
+    }
+
+    #[test]
+    fn rfc_7_2_3_3_no_compression_block() {
+        let p = [
+            0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+        ];
+        let mut inf = Inflater::new(DeflateParams::default());
+        assert_eq!(inflate_msg(&mut inf, &p).unwrap(), b"Hello");
+        // Level 0 produces stored blocks: the same bytes.
+        let mut d = Deflater::new(DeflateParams::default(), 0, 8);
+        assert_eq!(compress(&mut d, b"Hello"), p);
+    }
+
+    #[test]
+    fn rfc_7_2_3_4_bfinal_then_more_messages() {
+        let p = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+        let mut inf = Inflater::new(DeflateParams::default());
+        assert_eq!(inflate_msg(&mut inf, &p).unwrap(), b"Hello");
+        // The stream restarted primed with "Hello": the next messages decode,
+        // including one that refers back to it.
+        assert_eq!(inflate_msg(&mut inf, &HELLO_AGAIN).unwrap(), b"Hello");
+        assert_eq!(inflate_msg(&mut inf, &p).unwrap(), b"Hello");
+        assert_eq!(inflate_msg(&mut inf, &HELLO).unwrap(), b"Hello");
+    }
+
+    #[test]
+    fn rfc_7_2_3_5_two_blocks() {
+        let p = [
+            0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
+        ];
+        let mut inf = Inflater::new(DeflateParams::default());
+        assert_eq!(inflate_msg(&mut inf, &p).unwrap(), b"Hello");
+    }
+
+    #[test]
+    fn empty_message_both_ways() {
+        let mut d = Deflater::new(DeflateParams::default(), 6, 8);
+        let mut inf = Inflater::new(DeflateParams::default());
+        for msg in [&b""[..], b"Hello", b"", b"", b"Hello"] {
+            let c = compress(&mut d, msg);
+            if msg.is_empty() {
+                assert_eq!(c, [0x00]);
+            }
+            assert_eq!(inflate_msg(&mut inf, &c).unwrap(), msg);
+        }
+    }
+
+    #[test]
+    fn corrupt_data_is_1007() {
+        let mut inf = Inflater::new(DeflateParams::default());
+        // BTYPE=11 is reserved.
+        let e = inflate_msg(&mut inf, &[0xff, 0x00]).unwrap_err();
+        assert_eq!(
+            (e.clone(), e.close_code()),
+            (ProtocolError::InvalidCompressedData, 1007)
+        );
+        // A stored block whose NLEN is not ~LEN.
+        let mut inf = Inflater::new(DeflateParams::default());
+        assert_eq!(
+            inflate_msg(&mut inf, &[0x00, 0x05, 0x00, 0x00, 0x00, b'H']),
+            Err(ProtocolError::InvalidCompressedData)
+        );
+    }
+
+    // ---- output limit ----
+
+    #[test]
+    fn limit_is_exact_and_inclusive() {
+        let data = vec![b'a'; 10_000];
+        let mut d = Deflater::new(DeflateParams::default(), 6, 8);
+        let c = compress(&mut d, &data);
+        assert!(c.len() < 100);
+        // Exactly the limit: fine.
+        let mut inf = Inflater::new(DeflateParams::default());
+        let mut out = Vec::new();
+        inf.inflate(&c, &mut out, 10_000).unwrap();
+        inf.finish(&mut out, 10_000).unwrap();
+        assert_eq!(out, data);
+        assert!(out.capacity() <= 10_000, "capacity {}", out.capacity());
+        // One byte less: 1009 with at most the limit produced or reserved.
+        let mut inf = Inflater::new(DeflateParams::default());
+        let mut out = Vec::new();
+        let e = inf
+            .inflate(&c, &mut out, 9_999)
+            .and_then(|()| inf.finish(&mut out, 9_999))
+            .unwrap_err();
+        assert_eq!(
+            (e.clone(), e.close_code()),
+            (ProtocolError::MessageTooLarge, 1009)
+        );
+        assert_eq!(out.len(), 9_999);
+        assert!(out.capacity() <= 9_999, "capacity {}", out.capacity());
+    }
+
+    #[test]
+    fn limit_counts_from_message_start_in_dst() {
+        // dst may already hold bytes; the limit is on what this message adds.
+        let mut inf = Inflater::new(DeflateParams::default());
+        let mut out = b"prefix".to_vec();
+        inf.inflate(&HELLO, &mut out, 5).unwrap();
+        inf.finish(&mut out, 5).unwrap();
+        assert_eq!(out, b"prefixHello");
+        let mut inf = Inflater::new(DeflateParams::default());
+        let mut out = b"prefix".to_vec();
+        let r = inf
+            .inflate(&HELLO, &mut out, 4)
+            .and_then(|()| inf.finish(&mut out, 4));
+        assert_eq!(r, Err(ProtocolError::MessageTooLarge));
+        assert_eq!(out, b"prefixHell");
+    }
+
+    // ---- window bits 8 ----
+
+    /// A tiny RFC 1951 decoder (test only) that reports the longest
+    /// back-reference distance used. zlib-rs cannot serve as a strict
+    /// 256-byte-window inflater: it always keeps a 32 KiB window.
+    struct Bits<'a> {
+        data: &'a [u8],
+        pos: usize,
+    }
+
+    impl Bits<'_> {
+        fn bit(&mut self) -> Option<u32> {
+            let b = self.data.get(self.pos / 8)?;
+            let v = (b >> (self.pos % 8)) & 1;
+            self.pos += 1;
+            Some(u32::from(v))
+        }
+        fn bits(&mut self, n: u32) -> Option<u32> {
+            (0..n).try_fold(0, |acc, i| Some(acc | (self.bit()? << i)))
+        }
+    }
+
+    /// Canonical Huffman code from code lengths: (count per length, symbols).
+    fn huffman(lengths: &[u8]) -> (Vec<u16>, Vec<u16>) {
+        let mut count = vec![0u16; 16];
+        for &l in lengths {
+            count[l as usize] += 1;
+        }
+        count[0] = 0;
+        let mut offs = vec![0u16; 16];
+        for l in 1..15 {
+            offs[l + 1] = offs[l] + count[l];
+        }
+        let mut syms = vec![0u16; lengths.len()];
+        for (sym, &l) in lengths.iter().enumerate() {
+            if l != 0 {
+                syms[offs[l as usize] as usize] = sym as u16;
+                offs[l as usize] += 1;
+            }
+        }
+        (count, syms)
+    }
+
+    fn decode_sym(b: &mut Bits, (count, syms): &(Vec<u16>, Vec<u16>)) -> Option<u16> {
+        let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
+        for len in 1..16 {
+            code |= b.bit()? as i32;
+            let c = i32::from(count[len]);
+            if code - c < first {
+                return Some(syms[(index + code - first) as usize]);
+            }
+            index += c;
+            first = (first + c) << 1;
+            code <<= 1;
+        }
+        None
+    }
+
+    /// Decode a raw deflate stream; `(output, longest distance)`, `None` if
+    /// malformed or a distance reaches before the start of the output.
+    fn decode_max_distance(data: &[u8]) -> Option<(Vec<u8>, usize)> {
+        const LBASE: [u16; 29] = [
+            3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99,
+            115, 131, 163, 195, 227, 258,
+        ];
+        const LEXT: [u8; 29] = [
+            0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+        ];
+        const DBASE: [u16; 30] = [
+            1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025,
+            1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+        ];
+        let mut b = Bits { data, pos: 0 };
+        let (mut out, mut max_dist) = (Vec::new(), 0usize);
+        // Blocks until fewer than a block header's bits remain.
+        while b.pos + 3 <= data.len() * 8 && b.pos / 8 < data.len() {
+            let _final = b.bit()?;
+            match b.bits(2)? {
+                0 => {
+                    b.pos = b.pos.div_ceil(8) * 8;
+                    let len = b.bits(16)? as usize;
+                    let nlen = b.bits(16)? as usize;
+                    if len != !nlen & 0xffff {
+                        return None;
+                    }
+                    let start = b.pos / 8;
+                    out.extend_from_slice(data.get(start..start + len)?);
+                    b.pos += len * 8;
+                }
+                t @ (1 | 2) => {
+                    let (lit, dist) = if t == 1 {
+                        let mut l = [8u8; 288];
+                        l[144..256].fill(9);
+                        l[256..280].fill(7);
+                        (huffman(&l), huffman(&[5u8; 30]))
+                    } else {
+                        let nlen = b.bits(5)? as usize + 257;
+                        let ndist = b.bits(5)? as usize + 1;
+                        let ncode = b.bits(4)? as usize + 4;
+                        const ORDER: [usize; 19] = [
+                            16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+                        ];
+                        let mut cl = [0u8; 19];
+                        for &i in &ORDER[..ncode] {
+                            cl[i] = b.bits(3)? as u8;
+                        }
+                        let clh = huffman(&cl);
+                        let mut lens = Vec::new();
+                        while lens.len() < nlen + ndist {
+                            match decode_sym(&mut b, &clh)? {
+                                s @ 0..=15 => lens.push(s as u8),
+                                16 => {
+                                    let prev = *lens.last()?;
+                                    let n = 3 + b.bits(2)?;
+                                    lens.extend((0..n).map(|_| prev));
+                                }
+                                17 => lens.extend((0..3 + b.bits(3)?).map(|_| 0)),
+                                _ => lens.extend((0..11 + b.bits(7)?).map(|_| 0)),
+                            }
+                        }
+                        (huffman(&lens[..nlen]), huffman(&lens[nlen..]))
+                    };
+                    loop {
+                        let sym = decode_sym(&mut b, &lit)? as usize;
+                        if sym < 256 {
+                            out.push(sym as u8);
+                        } else if sym == 256 {
+                            break;
+                        } else {
+                            let i = sym - 257;
+                            let len =
+                                *LBASE.get(i)? as usize + b.bits(u32::from(LEXT[i]))? as usize;
+                            let d = decode_sym(&mut b, &dist)? as usize;
+                            let ext = if d < 4 { 0 } else { (d as u32 - 2) / 2 };
+                            let d = *DBASE.get(d)? as usize + b.bits(ext)? as usize;
+                            if d > out.len() {
+                                return None;
+                            }
+                            max_dist = max_dist.max(d);
+                            for _ in 0..len {
+                                out.push(out[out.len() - d]);
+                            }
+                        }
+                    }
+                }
+                _ => return None,
+            }
+        }
+        Some((out, max_dist))
+    }
+
+    /// Compressed messages as one deflate stream, each with its tail back.
+    fn stream_of(messages: &[Vec<u8>]) -> Vec<u8> {
+        messages
+            .iter()
+            .flat_map(|m| [&m[..], &TAIL].concat())
+            .collect()
+    }
+
+    #[test]
+    fn window_8_output_stays_within_256_bytes() {
+        // Repetition at distance 300: a 10-bit deflater uses it...
+        let unit: Vec<u8> = (0..300u32).map(|i| (i * 7 % 251) as u8).collect();
+        let data = unit.repeat(20);
+        let mut wide = Deflater::with_window(10, false, 6, 8);
+        let c = compress(&mut wide, &data);
+        let (out, max) = decode_max_distance(&stream_of(&[c.clone()])).unwrap();
+        assert_eq!(out, data, "the checker decodes");
+        assert!(max > 256, "the check can fail: {max}");
+        // ...one for an agreed 8 does not, yet still finds nearer repeats.
+        let mut d = Deflater::new(params(false, false, 8, 15), 6, 8);
+        let near = unit[..200].repeat(50);
+        let c8 = compress(&mut d, &near);
+        assert!(c8.len() < near.len() / 2, "{} bytes", c8.len());
+        let (out, max) = decode_max_distance(&stream_of(&[c8])).unwrap();
+        assert_eq!(out, near);
+        assert!((1..=256).contains(&max), "{max}");
+        // Our inflater for an agreed client window of 8 accepts what a
+        // quietly-9-bit client would send.
+        let mut inf = Inflater::new(params(false, false, 15, 8));
+        let mut nine = Deflater::with_window(15, false, 6, 8);
+        let c = compress(&mut nine, &near);
+        assert_eq!(inflate_msg(&mut inf, &c).unwrap(), near);
+    }
+
+    /// The "Window bits 8" guarantee as a regression guard: whatever the
+    /// level, memory level or context mode, a deflater for an agreed 8-bit
+    /// window never emits a distance over 256, across many messages.
+    #[test]
+    fn window_8_deflater_never_reaches_past_256_bytes() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as usize
+        };
+        let mut overall = 0;
+        for round in 0..4 {
+            // Literals and copies at distances up to 300, all around the limit.
+            let mut data = vec![0u8; 1];
+            while data.len() < 12_000 {
+                if rnd() % 3 == 0 {
+                    data.push(rnd() as u8);
+                } else {
+                    let dist = 1 + (rnd() % 300).min(data.len() - 1);
+                    for _ in 0..3 + rnd() % 100 {
+                        data.push(data[data.len() - dist]);
+                    }
+                }
+            }
+            for level in [1, 2, 4, 6, 9] {
+                for mem_level in [1, 8, 9] {
+                    let nct = round % 2 == 1;
+                    let mut d = Deflater::new(params(nct, false, 8, 15), level, mem_level);
+                    let msgs: Vec<Vec<u8>> =
+                        data.chunks(3000).map(|m| compress(&mut d, m)).collect();
+                    let what = format!("round {round} level {level} mem {mem_level}");
+                    let (out, max) = decode_max_distance(&stream_of(&msgs)).expect(&what);
+                    assert_eq!(out, data, "{what}");
+                    assert!(max <= 256, "{what}: distance {max}");
+                    overall = overall.max(max);
+                }
+            }
+        }
+        assert!(
+            overall > 200,
+            "the data exercised long distances: {overall}"
+        );
+    }
+
+    // ---- negotiation ----
+
+    #[test]
+    fn plain_offer() {
+        let (p, r) = neg(&["permessage-deflate"]).unwrap();
+        assert_eq!(p, DeflateParams::default());
+        assert_eq!(r, "permessage-deflate");
+    }
+
+    #[test]
+    fn browser_offer() {
+        // What Chrome and Firefox send.
+        let (p, r) = neg(&["permessage-deflate; client_max_window_bits"]).unwrap();
+        assert_eq!(p, DeflateParams::default());
+        assert_eq!(r, "permessage-deflate");
+        // We may limit the client's window when it offered the parameter.
+        let cfg = DeflateConfig {
+            client_max_window_bits: 10,
+            ..DeflateConfig::default()
+        };
+        let (p, r) = negotiate(
+            &offers(&["permessage-deflate; client_max_window_bits"]),
+            &cfg,
+        )
+        .unwrap();
+        assert_eq!(p.client_max_window_bits, 10);
+        assert_eq!(r, "permessage-deflate; client_max_window_bits=10");
+        // ...but not when it did not.
+        let (p, r) = negotiate(&offers(&["permessage-deflate"]), &cfg).unwrap();
+        assert_eq!(p.client_max_window_bits, 15);
+        assert_eq!(r, "permessage-deflate");
+    }
+
+    #[test]
+    fn all_parameters_with_values() {
+        let (p, r) = neg(&["permessage-deflate; server_no_context_takeover; \
+             client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12"])
+        .unwrap();
+        assert_eq!(p, params(true, true, 10, 12));
+        assert_eq!(
+            r,
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+             server_max_window_bits=10; client_max_window_bits=12"
+        );
+        // The response, read back as an offer, agrees on the same.
+        assert_eq!(neg(&[&r]).unwrap().0, p);
+    }
+
+    #[test]
+    fn quoted_values_and_case() {
+        let (p, _) = neg(&[
+            "Permessage-Deflate; Server_Max_Window_Bits=\"10\"; client_max_window_bits = \"9\"",
+        ])
+        .unwrap();
+        assert_eq!(p, params(false, false, 10, 9));
+        // A comma inside a quoted value of another extension does not split.
+        let (p, _) = neg(&["foo; bar=\"a,permessage-deflate\", permessage-deflate; \
+                            server_max_window_bits=11"])
+        .unwrap();
+        assert_eq!(p.server_max_window_bits, 11);
+        // Escapes inside quotes.
+        assert_eq!(
+            neg(&["permessage-deflate; server_max_window_bits=\"1\\2\""])
+                .unwrap()
+                .0
+                .server_max_window_bits,
+            12
+        );
+    }
+
+    #[test]
+    fn first_acceptable_offer_wins() {
+        // Several offers in one header, the first unacceptable.
+        let (p, r) = neg(&["permessage-deflate; server_max_window_bits=7, \
+             permessage-deflate; server_max_window_bits=10, permessage-deflate"])
+        .unwrap();
+        assert_eq!(p.server_max_window_bits, 10);
+        assert_eq!(r, "permessage-deflate; server_max_window_bits=10");
+        // Several headers, other extensions first.
+        let (p, _) = neg(&[
+            "x-webkit-deflate-frame",
+            "permessage-deflate; foo=1, permessage-deflate; client_no_context_takeover",
+            "permessage-deflate; server_no_context_takeover",
+        ])
+        .unwrap();
+        assert_eq!(p, params(false, true, 15, 15));
+        // Autobahn 13.7.x: [(8, nct), (0, nct), (0, -)]: the first is taken.
+        let (p, r) = neg(&[
+            "permessage-deflate; client_no_context_takeover; client_max_window_bits; \
+             server_max_window_bits=8, permessage-deflate; client_no_context_takeover; \
+             client_max_window_bits, permessage-deflate; client_max_window_bits",
+        ])
+        .unwrap();
+        assert_eq!(p, params(false, true, 8, 15));
+        assert_eq!(
+            r,
+            "permessage-deflate; client_no_context_takeover; server_max_window_bits=8"
+        );
+    }
+
+    #[test]
+    fn invalid_offers_are_declined() {
+        for bad in [
+            "permessage-deflate; foo",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            "permessage-deflate; client_max_window_bits; client_max_window_bits=10",
+            "permessage-deflate; server_no_context_takeover=1",
+            "permessage-deflate; client_no_context_takeover=\"\"",
+            "permessage-deflate; server_max_window_bits",
+            "permessage-deflate; server_max_window_bits=7",
+            "permessage-deflate; server_max_window_bits=16",
+            "permessage-deflate; server_max_window_bits=08",
+            "permessage-deflate; server_max_window_bits=010",
+            "permessage-deflate; server_max_window_bits=1e1",
+            "permessage-deflate; client_max_window_bits=abc",
+            "permessage-deflate; client_max_window_bits=-9",
+            "permessage-deflate; server_max_window_bits=\"10",
+            "permessage-deflate; server_max_window_bits=\"1 0\"",
+            "permessage-deflate;",
+            "permessage-deflate; =10",
+            "permessage-deflate-x",
+            "x-webkit-deflate-frame",
+            "",
+        ] {
+            assert_eq!(neg(&[bad]), None, "{bad:?}");
+            // Declining one offer never hides a later good one.
+            let (p, _) = neg(&[bad, "permessage-deflate; server_max_window_bits=9"])
+                .unwrap_or_else(|| panic!("{bad:?} hid the next offer"));
+            assert_eq!(p.server_max_window_bits, 9, "{bad:?}");
+        }
+        assert_eq!(negotiate(&[], &DeflateConfig::default()), None);
+    }
+
+    #[test]
+    fn window_bits_8_is_accepted() {
+        for v in 8..=15u8 {
+            let (p, r) =
+                neg(&[&format!("permessage-deflate; server_max_window_bits={v}")]).unwrap();
+            assert_eq!(p.server_max_window_bits, v);
+            let expect = if v < 15 {
+                format!("permessage-deflate; server_max_window_bits={v}")
+            } else {
+                "permessage-deflate".to_owned()
+            };
+            assert_eq!(r, expect);
+            let (p, _) =
+                neg(&[&format!("permessage-deflate; client_max_window_bits={v}")]).unwrap();
+            assert_eq!(p.client_max_window_bits, v);
+        }
+    }
+
+    #[test]
+    fn config_limits_and_flags() {
+        let cfg = DeflateConfig {
+            server_max_window_bits: 12,
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            ..DeflateConfig::default()
+        };
+        let (p, r) = negotiate(&offers(&["permessage-deflate"]), &cfg).unwrap();
+        assert_eq!(p, params(true, true, 12, 15));
+        assert_eq!(
+            r,
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+             server_max_window_bits=12"
+        );
+        // The smaller of the two limits wins.
+        let (p, _) = negotiate(
+            &offers(&["permessage-deflate; server_max_window_bits=10"]),
+            &cfg,
+        )
+        .unwrap();
+        assert_eq!(p.server_max_window_bits, 10);
+        let disabled = DeflateConfig {
+            enabled: false,
+            ..DeflateConfig::default()
+        };
+        assert_eq!(negotiate(&offers(&["permessage-deflate"]), &disabled), None);
+        assert!(!DeflateConfig::default().should_compress(63));
+        assert!(DeflateConfig::default().should_compress(64));
+    }
+
+    /// Level trade-off on JSON-like messages (run with `--ignored
+    /// --nocapture` in release to see the numbers behind the default level).
+    #[test]
+    #[ignore]
+    fn level_trade_off() {
+        let msgs: Vec<Vec<u8>> = (0..2000)
+            .map(|i| {
+                format!(
+                    "{{\"id\":{i},\"user\":\"user{}\",\"price\":{}.{:02},\"tags\":[\"a{}\",\"b\"],\
+                     \"text\":\"order {} of item {} shipped to warehouse {}\",\"ok\":{}}}",
+                    i % 97,
+                    i * 31 % 1000,
+                    i % 100,
+                    i % 13,
+                    i,
+                    i * 7 % 500,
+                    i % 9,
+                    i % 2 == 0
+                )
+                .repeat(10)
+                .into_bytes()
+            })
+            .collect();
+        let raw: usize = msgs.iter().map(Vec::len).sum();
+        for level in [1, 2, 3, 4, 5, 6, 9] {
+            let mut d = Deflater::new(DeflateParams::default(), level, 8);
+            let t = std::time::Instant::now();
+            let mut total = 0;
+            for m in &msgs {
+                let mut b = BytesMut::new();
+                d.compress(m, &mut b);
+                total += b.len();
+            }
+            let el = t.elapsed();
+            println!(
+                "level {level}: ratio {:.3}, {:.2} µs/msg",
+                total as f64 / raw as f64,
+                el.as_secs_f64() * 1e6 / msgs.len() as f64
+            );
+        }
     }
 }
