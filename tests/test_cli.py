@@ -128,13 +128,6 @@ logging.getLogger("ferrosocket").addHandler(SlowSink())
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run() binds the listener (serve()) before installing its SIGINT/SIGTERM handlers, so a "
-    "SIGTERM that arrives once the port accepts connections but before add_signal_handler runs kills "
-    "the process (exit -15) instead of shutting down cleanly; any delay there (here the 'serving on' "
-    "log line) widens the window, and a bare poll-then-SIGTERM loses this race about 1 time in 15",
-)
 async def test_sigterm_as_soon_as_the_port_accepts_exits_zero(tmp_path, monkeypatch, cli):
     (tmp_path / "slow_log_app.py").write_text(SLOW_LOG_APP)
     monkeypatch.chdir(tmp_path)

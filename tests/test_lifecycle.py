@@ -178,11 +178,6 @@ async def test_invalid_close_code_raises_value_error(serve, code):
     assert await outcome.result() == "OPEN"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="close(code) with a code outside 0..65535 raises OverflowError from the u16 conversion "
-    "in Connection.close instead of the ValueError every other invalid close code raises",
-)
 @pytest.mark.parametrize("code", [-1, 65536])
 async def test_out_of_range_close_code_raises_value_error(serve, code):
     async def handler(ws):

@@ -79,11 +79,6 @@ async def test_leaving_the_context_closes_clients_with_1001():
         await client.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Server.serve_forever() ('Serve until close() is called') does not return after close(): it waits "
-    "on the _closed event, which only wait_closed() sets, so unless another task awaits wait_closed() it hangs",
-)
 async def test_serve_forever_returns_after_close():
     server = await ferrosocket.serve(echo, "127.0.0.1", 0, config=fast_config())
     forever = asyncio.ensure_future(server.serve_forever())

@@ -85,6 +85,7 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self._closed: asyncio.Event | None = None
+        self._shutdown: asyncio.Task[None] | None = None
 
     async def start(self) -> Server:
         """Bind and start accepting connections."""
@@ -200,23 +201,17 @@ class Server:
     def close(self, code: int = 1001, reason: str = "") -> None:
         """Stop accepting and close every connection with `code` (1001 by
         default; 1012 tells clients the service restarts). Returns at once;
-        await `wait_closed()` for the handlers to finish."""
+        the shutdown goes on in the background: await `wait_closed()`."""
         if self._native is None or self._closing:
             return
         self._closing = True
         self._native.close(code, reason)
+        assert self._loop is not None
+        self._shutdown = self._loop.create_task(self._shut_down())
 
-    async def wait_closed(self) -> None:
-        """Wait for every handler to finish (up to `config.shutdown_timeout`,
-        then cancel the rest) and release the listener and its threads."""
-        if self._native is None:
-            return
-        if not self._closing:
-            assert self._closed is not None
-            await self._closed.wait()
-            return
+    async def _shut_down(self) -> None:
         if self._tasks:
-            done, pending = await asyncio.wait(set(self._tasks), timeout=self.config.shutdown_timeout)
+            _, pending = await asyncio.wait(set(self._tasks), timeout=self.config.shutdown_timeout)
             for task in pending:
                 task.cancel()
             if pending:
@@ -232,6 +227,16 @@ class Server:
         assert self._closed is not None
         self._closed.set()
         logger.info("ferrosocket stopped")
+
+    async def wait_closed(self) -> None:
+        """Wait until the server is closed: every handler finished (or was
+        cancelled after `config.shutdown_timeout`) and the listener and its
+        threads released. Before `close()` it waits for someone to call it."""
+        if self._closed is None:
+            return
+        if self._shutdown is not None:
+            await asyncio.shield(self._shutdown)
+        await self._closed.wait()
 
     async def serve_forever(self) -> None:
         """Serve until `close()` is called (or the task is cancelled)."""
@@ -286,11 +291,13 @@ def run(
         logger.setLevel(log_level.upper() if isinstance(log_level, str) else log_level)
 
     async def main() -> None:
-        server = await serve(app, host, port, config=config, **listen)
+        # Handlers go in before the socket is bound: a supervisor may send
+        # SIGTERM as soon as the port answers.
         stop = asyncio.Event()
         running = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             running.add_signal_handler(sig, stop.set)
+        server = await serve(app, host, port, config=config, **listen)
         await stop.wait()
         logger.info("shutting down: closing %d connection(s) with 1001", server.connections)
         server.close(1001, "server shutting down")

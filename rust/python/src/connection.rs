@@ -339,7 +339,12 @@ impl Connection {
 
     /// Start the close handshake (HTTP 403 before accept()).
     #[pyo3(signature = (code=1000, reason=""))]
-    fn close(&self, py: Python<'_>, code: u16, reason: &str) -> PyResult<()> {
+    fn close(&self, py: Python<'_>, code: i64, reason: &str) -> PyResult<()> {
+        let Ok(code) = u16::try_from(code) else {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "close code {code} may not be sent: use 1000-1003, 1007-1014 or 3000-4999"
+            )));
+        };
         self.conn
             .close(code, reason)
             .map_err(|e| errors::to_py(py, e))
