@@ -464,3 +464,32 @@ async fn connections_beyond_max_connections_get_503() {
     first.send(WsMessage::text("still here")).await.unwrap();
     assert_eq!(next_msg(&mut first).await, WsMessage::text("still here"));
 }
+
+#[tokio::test]
+async fn accept_with_headers_adds_headers_but_never_splits_the_response() {
+    let server = serve("/ws", |mut ws: WebSocket| async move {
+        let headers = vec![
+            ("X-Served-By".to_owned(), "ferrosocket-test".to_owned()),
+            ("X-Evil".to_owned(), "a\r\nX-Injected: yes".to_owned()),
+        ];
+        ws.accept_with_headers(None, &headers).await.unwrap();
+        let _ = ws.receive().await;
+    })
+    .await;
+    let (mut raw, head) = Raw::upgrade(server.local_addr(), "/ws").await;
+    assert_eq!(header(&head, "X-Served-By"), Some("ferrosocket-test"));
+    assert_eq!(header(&head, "X-Injected"), None, "{head}");
+    assert_eq!(header(&head, "Sec-WebSocket-Accept"), Some(RFC_ACCEPT));
+    // Still a working connection after the head.
+    raw.send(&masked(true, 0x9, b"?")).await;
+    assert_eq!(raw.frame().await.opcode, 0xa);
+}
+
+#[tokio::test]
+async fn upgrade_with_a_method_other_than_get_is_refused() {
+    let server = serve("/ws", echo).await;
+    let request = upgrade_request("/ws", RFC_KEY, "").replacen("GET", "POST", 1);
+    let (head, _) = http_exchange(server.local_addr(), &request).await;
+    let code = status(&head);
+    assert!((400..500).contains(&code), "POST upgrade answered {head}");
+}

@@ -343,3 +343,61 @@ async fn many_tiny_fragments_reassemble() {
     assert!(f.fin, "the server sends whole messages");
     assert_eq!(String::from_utf8(f.payload).unwrap(), text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_clients_on_a_multi_thread_runtime() {
+    let server = serve("/echo", echo).await;
+    let clients = 32;
+    let messages = 200;
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let mut client = connect(&server, "/echo").await;
+        tasks.push(tokio::spawn(async move {
+            use futures_util::StreamExt;
+            // Pipelined: everything is sent before anything is read back.
+            for i in 0..messages {
+                let m = if i % 2 == 0 {
+                    WsMessage::text(format!("{c}:{i}"))
+                } else {
+                    WsMessage::binary(format!("{c}:{i}").into_bytes())
+                };
+                client.feed(m).await.unwrap();
+            }
+            client.flush().await.unwrap();
+            for i in 0..messages {
+                let got = client.next().await.unwrap().unwrap();
+                let want = format!("{c}:{i}");
+                match got {
+                    WsMessage::Text(t) if i % 2 == 0 => assert_eq!(t.as_str(), want),
+                    WsMessage::Binary(b) if i % 2 == 1 => assert_eq!(&b[..], want.as_bytes()),
+                    other => panic!("client {c} message {i}: {other:?}"),
+                }
+            }
+            client_close(&mut client, 1000, "").await;
+            assert_eq!(u16::from(next_close(&mut client).await.code), 1000);
+        }));
+    }
+    for t in tasks {
+        within_for(Duration::from_secs(15), "a client", t)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_handler_still_closes_the_connection() {
+    let server = serve("/ws", |mut ws: WebSocket| async move {
+        ws.accept(None).await.unwrap();
+        let _ = ws.receive().await;
+        panic!("handler failure (expected by the test)");
+    })
+    .await;
+    let mut client = connect(&server, "/ws").await;
+    client.send(WsMessage::text("boom")).await.unwrap();
+    let frame = next_close(&mut client).await;
+    // DESIGN.md asks for 1011 when a (Python) handler raises; the Rust
+    // Router closes on drop. Either way the client must be told.
+    let code = u16::from(frame.code);
+    assert!(code == 1011 || code == 1000, "close code {code}");
+    expect_end(&mut client).await;
+}
