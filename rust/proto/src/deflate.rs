@@ -894,7 +894,7 @@ mod tests {
             count[l as usize] += 1;
         }
         count[0] = 0;
-        let mut offs = vec![0u16; 16];
+        let mut offs = [0u16; 16];
         for l in 1..15 {
             offs[l + 1] = offs[l] + count[l];
         }
@@ -910,9 +910,9 @@ mod tests {
 
     fn decode_sym(b: &mut Bits, (count, syms): &(Vec<u16>, Vec<u16>)) -> Option<u16> {
         let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
-        for len in 1..16 {
+        for &c in &count[1..16] {
             code |= b.bit()? as i32;
-            let c = i32::from(count[len]);
+            let c = i32::from(c);
             if code - c < first {
                 return Some(syms[(index + code - first) as usize]);
             }
@@ -1031,7 +1031,7 @@ mod tests {
         let data = unit.repeat(20);
         let mut wide = Deflater::with_window(10, false, 6, 8);
         let c = compress(&mut wide, &data);
-        let (out, max) = decode_max_distance(&stream_of(&[c.clone()])).unwrap();
+        let (out, max) = decode_max_distance(&stream_of(std::slice::from_ref(&c))).unwrap();
         assert_eq!(out, data, "the checker decodes");
         assert!(max > 256, "the check can fail: {max}");
         // ...one for an agreed 8 does not, yet still finds nearer repeats.
