@@ -180,13 +180,3 @@ async def test_new_upgrades_during_shutdown_are_refused():
         except OSError:
             pass  # the listener is already gone: refused outright
         await asyncio.wait_for(closing, TIMEOUT)
-
-
-def test_config_validation():
-    with pytest.raises(ValueError):
-        ferrosocket.WebSocketConfig(write_low_water=10, write_high_water=5)
-    with pytest.raises(ValueError):
-        ferrosocket.WebSocketConfig(max_queue=0)
-    with pytest.raises(ValueError):
-        ferrosocket.WebSocketConfig(close_timeout=-1)
-    assert ferrosocket.WebSocketConfig().max_message_size == 16 * 1024 * 1024
