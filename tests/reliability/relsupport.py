@@ -198,6 +198,8 @@ class EchoProbe:
         self.count = 0
         self._stop = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run())
+        # A test that fails before stop() must not also log "never retrieved".
+        self._task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def _run(self) -> None:
         async with connect(
