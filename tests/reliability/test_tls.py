@@ -1,0 +1,107 @@
+"""wss:// (issue 6, item 5) with certificates made in the test by trustme:
+a client trusting the test CA connects and echoes (ALPN http/1.1); a plain
+ws:// client or a silent TCP client on the TLS port fails without disturbing
+the server."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import time
+
+import ferrosocket
+import pytest
+import trustme
+import websockets
+from relsupport import TIMEOUT, echo_ok
+from support import fast_config
+from websockets.asyncio.client import connect
+
+
+@pytest.fixture(params=["ecdsa", "rsa"])
+def ca(request) -> trustme.CA:
+    key_type = trustme.KeyType.ECDSA if request.param == "ecdsa" else trustme.KeyType.RSA
+    return trustme.CA(key_type=key_type)
+
+
+@pytest.fixture
+async def tls_server(tmp_path, ca):
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    chain = tmp_path / "chain.pem"
+    key = tmp_path / "key.pem"
+    chain.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+    cert.private_key_pem.write_to_path(str(key))
+    urls: list[str] = []
+
+    async def handler(ws):
+        urls.append(ws.url)
+        await ws.accept()
+        async for message in ws:
+            await ws.send(message)
+
+    config = fast_config(handshake_timeout=0.5)
+    async with ferrosocket.serve(
+        handler, "127.0.0.1", 0, config=config, ssl_certfile=str(chain), ssl_keyfile=str(key)
+    ) as server:
+        server.urls = urls  # type: ignore[attr-defined]
+        yield server
+
+
+def client_context(ca: trustme.CA) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    ca.configure_trust(ctx)
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+async def test_wss_client_trusting_the_ca_echoes(tls_server, ca):
+    assert tls_server.tls
+    ctx = client_context(ca)
+    for host in ("localhost", "127.0.0.1"):
+        uri = f"wss://{host}:{tls_server.port}/secure"
+        async with connect(uri, ssl=ctx, open_timeout=TIMEOUT, ping_interval=None) as client:
+            ssl_object = client.transport.get_extra_info("ssl_object")
+            assert ssl_object.selected_alpn_protocol() == "http/1.1"
+            assert ssl_object.version() in ("TLSv1.2", "TLSv1.3")
+            for size in (1, 125, 126, 70_000, 1_000_000):
+                data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+                await client.send(data)
+                assert await asyncio.wait_for(client.recv(), TIMEOUT) == data
+            await client.send("é" * 1000)
+            assert await asyncio.wait_for(client.recv(), TIMEOUT) == "é" * 1000
+    assert tls_server.urls[0].startswith("wss://")
+    await echo_ok(tls_server.port, uri=f"wss://localhost:{tls_server.port}/", ssl=ctx)
+
+
+async def test_client_not_trusting_the_ca_fails(tls_server):
+    other = trustme.CA()
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await connect(f"wss://localhost:{tls_server.port}/", ssl=client_context(other), open_timeout=TIMEOUT)
+
+
+async def test_plain_ws_client_on_the_tls_port_fails_and_server_keeps_serving(tls_server, ca):
+    with pytest.raises((websockets.exceptions.InvalidMessage, ConnectionError, EOFError, OSError)):
+        await connect(f"ws://127.0.0.1:{tls_server.port}/", open_timeout=TIMEOUT, ping_interval=None)
+
+    async def refused() -> None:
+        while tls_server.stats()["handshakes_refused"]["tls"] < 1:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(refused(), TIMEOUT)
+    assert tls_server.stats()["connections_total"] == 0
+    await echo_ok(tls_server.port, uri=f"wss://localhost:{tls_server.port}/", ssl=client_context(ca))
+
+
+async def test_silent_tcp_client_on_the_tls_port_is_dropped_after_handshake_timeout(tls_server, ca):
+    sock = socket.create_connection(("127.0.0.1", tls_server.port))
+    sock.setblocking(False)
+    try:
+        started = time.monotonic()
+        data = await asyncio.wait_for(asyncio.get_running_loop().sock_recv(sock, 1024), 0.5 + 2)
+        assert data == b""
+        assert time.monotonic() - started >= 0.4
+    finally:
+        sock.close()
+    assert tls_server.stats()["handshakes_refused"]["timeout"] == 1
+    await echo_ok(tls_server.port, uri=f"wss://localhost:{tls_server.port}/", ssl=client_context(ca))
