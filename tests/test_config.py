@@ -83,14 +83,6 @@ async def test_unanswered_keepalive_ping_closes_with_1011(serve, raw):
     assert isinstance(message, Close) and message.code == 1011
 
 
-async def test_no_keepalive_when_disabled(serve, raw):
-    server = await serve(echo, fast_config(ping_interval=None))
-    client = await raw(server.port)
-    await client.handshake()
-    with pytest.raises(asyncio.TimeoutError):
-        await client.recv_frame(timeout=0.5)
-
-
 async def test_idle_timeout_closes_with_1001(serve, raw):
     server = await serve(echo, fast_config(idle_timeout=0.3, ping_interval=None))
     client = await raw(server.port)

@@ -272,6 +272,34 @@ async def test_handler_returning_closes_with_1000(serve):
         assert await closed_by_server(client) == (1000, "")
 
 
+async def test_handler_returning_before_accept_is_http_403(serve, raw):
+    async def handler(ws):
+        return None
+
+    server = await serve(handler)
+    client = await raw(server.port)
+    await client.request_upgrade()
+    assert (await client.read_response()).status == 403
+
+
+async def test_disconnect_escaping_the_handler_is_not_an_error(serve, caplog):
+    async def handler(ws):
+        await ws.accept()
+        while True:
+            await ws.receive_text()  # raises WebSocketDisconnect once the client is gone
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    with caplog.at_level(logging.INFO, logger="ferrosocket"):
+        async with connect(url(server)) as client:
+            await client.send("one")
+            await client.close(4000)
+        with pytest.raises(WebSocketDisconnect):
+            await outcome.result()
+        await asyncio.sleep(0)  # let the server's wrapper finish
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
 async def test_handler_raising_closes_with_1011_and_logs(serve, caplog):
     async def handler(ws):
         await ws.accept()
@@ -421,6 +449,22 @@ async def test_accept_headers_reach_client(serve, headers):
     async with connect(url(server)) as client:
         assert client.response.headers["X-Test"] == "1"
         assert client.response.headers["x-other"] == "two"
+
+
+async def test_header_values_cannot_inject_response_headers(serve, raw):
+    async def handler(ws):
+        if ws.path == "/accept":
+            await ws.accept(headers={"X-A": "ok\r\nInjected: yes"})
+        else:
+            await ws.reject(400, b"", {"X-B": "v\r\nInjected: yes"})
+
+    server = await serve(handler)
+    for path, status in (("/accept", 101), ("/reject", 400)):
+        client = await raw(server.port)
+        await client.request_upgrade(path)
+        response = await client.read_response_head()
+        assert response.status == status
+        assert "injected" not in response.headers, response.headers
 
 
 async def test_request_data(serve):
