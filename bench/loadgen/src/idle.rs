@@ -36,6 +36,7 @@ pub async fn run(args: &Args) -> Result<String, String> {
             .num("loadgen_cpu_s", self_cpu)
             .num("loadgen_cpu_share", self_cpu / setup)
             .opt("server_cpu_s", server_cpu)
+            .opt("server_cpu_share", server_cpu.map(|c| c / setup))
     };
     println!("{}", fields(Obj::new().str("event", "ready")).finish());
     let mut line = String::new();
