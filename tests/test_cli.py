@@ -85,9 +85,27 @@ async def cli() -> AsyncIterator[Callable[..., Awaitable[Cli]]]:
             await running.process.wait()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-async def test_echo_app_serves_and_stops_cleanly(cli, sig):
-    running = await cli("ferrosocket.examples:echo")
+def has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("sig", "loop"),
+    [
+        (signal.SIGTERM, "asyncio"),
+        (signal.SIGINT, "asyncio"),
+        pytest.param(
+            signal.SIGTERM, "uvloop", marks=pytest.mark.skipif(not has_uvloop(), reason="uvloop not installed")
+        ),
+    ],
+    ids=["SIGTERM", "SIGINT", "SIGTERM-uvloop"],
+)
+async def test_echo_app_serves_and_stops_cleanly(cli, sig, loop):
+    running = await cli("ferrosocket.examples:echo", "--loop", loop)
     async with connect(f"ws://127.0.0.1:{running.port}/any/path") as client:
         await client.send("text ✓")
         assert await asyncio.wait_for(client.recv(), TIMEOUT) == "text ✓"

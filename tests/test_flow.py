@@ -110,6 +110,31 @@ async def test_send_above_high_water_waits_until_client_reads(serve, raw, held):
     assert ws.buffered_amount == 0
 
 
+async def test_blocked_senders_all_resume_and_cancelled_send_still_delivers(serve, raw, held):
+    config = fast_config(write_high_water=64 * 1024, write_low_water=16 * 1024)
+    _, client, ws = await open_held(serve, raw, held, config, rcvbuf=4096)
+    chunk = b"z" * 16384
+    frames_sent = 0
+    while frames_sent < 4096:  # 64 MiB
+        blocked = asyncio.ensure_future(ws.send_bytes(chunk))
+        frames_sent += 1
+        done, _ = await asyncio.wait({blocked}, timeout=0.5)
+        if not done:
+            break
+    else:
+        pytest.fail("sends never waited")
+    others = [asyncio.ensure_future(ws.send_bytes(bytes([i]) * 100)) for i in range(5)]
+    await asyncio.sleep(0)
+    assert not any(task.done() for task in others)
+    blocked.cancel()  # the frame is already queued: cancelling the wait does not unsend it
+    frames = [await client.recv_frame() for _ in range(frames_sent + 5)]
+    assert [f.payload for f in frames[:frames_sent]] == [chunk] * frames_sent
+    assert [f.payload for f in frames[frames_sent:]] == [bytes([i]) * 100 for i in range(5)]
+    await asyncio.wait_for(asyncio.gather(*others), TIMEOUT)
+    await ws.send_text("after")
+    assert await client.recv_message() == (rawws.TEXT, b"after")
+
+
 async def test_handler_not_receiving_stops_reading_the_socket(serve, raw, held):
     config = fast_config(max_queue=2)
     _, client, ws = await open_held(serve, raw, held, config, sndbuf=16384)
@@ -145,12 +170,13 @@ async def test_handler_not_receiving_stops_reading_the_socket(serve, raw, held):
     assert await client.recv_message() == (rawws.TEXT, b"resumed")
 
 
-async def test_thousand_concurrent_connections_echo(serve):
+@pytest.mark.parametrize("threads", [1, 2])
+async def test_thousand_concurrent_connections_echo(serve, threads):
     n = 1000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 4 * n:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(4 * n, hard), hard))
-    server = await serve(echo)
+    server = await serve(echo, fast_config(threads=threads))
     opening = asyncio.Semaphore(100)
 
     async def open_one():
