@@ -515,7 +515,7 @@ async def test_request_data(serve):
             "b": q.get("b"),
             "missing": q.get("missing"),
             "empty": q["empty"],
-            "header": (h["x-custom"], h["X-CUSTOM"], "X-Custom" in h, h.getlist("x-multi")),
+            "header": (h["x-custom"], h["X-CUSTOM"], "X-Custom" in h, h["x-multi"], h.getlist("x-multi")),
             "client": ws.client,
             "server": ws.server,
             "url": ws.url,
@@ -531,7 +531,7 @@ async def test_request_data(serve):
     assert data["path"] == "/some/path"
     assert data["query_string"] == query
     assert (data["a"], data["a_all"], data["b"], data["missing"], data["empty"]) == ("2", ["1", "2"], "x y", None, "")
-    assert data["header"] == ("Value", "Value", True, ["one", "two"])
+    assert data["header"] == ("Value", "Value", True, "one", ["one", "two"])
     assert data["client"] == ("127.0.0.1", local_port)
     assert data["server"] == ("127.0.0.1", server.port)
     assert data["url"] == f"ws://127.0.0.1:{server.port}/some/path?{query}"

@@ -4,6 +4,7 @@ with 1001, and handlers that outlive the shutdown."""
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import ferrosocket
 import pytest
@@ -180,3 +181,18 @@ async def test_new_upgrades_during_shutdown_are_refused():
         except OSError:
             pass  # the listener is already gone: refused outright
         await asyncio.wait_for(closing, TIMEOUT)
+
+
+async def test_port_in_use_raises_os_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError):
+            async with ferrosocket.serve(echo, "127.0.0.1", port, config=fast_config()):
+                pass
+    # The failed start left the loop usable for the next server.
+    async with ferrosocket.serve(echo, "127.0.0.1", 0, config=fast_config()) as server:
+        async with connect(url(server)) as client:
+            await client.send("ok")
+            assert await asyncio.wait_for(client.recv(), TIMEOUT) == "ok"
