@@ -23,14 +23,15 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use ferrosocket_proto::{
     build_accept_response, build_response, encode_close, encode_frame, OpCode,
 };
+use tokio::net::TcpStream;
 
 use crate::config::WebSocketConfig;
 use crate::error::WebSocketError;
@@ -151,6 +152,8 @@ struct Inner {
     close_queued: bool,
     io_done: bool,
     closed_wakers: Vec<Waker>,
+    /// The server gave up on this connection: the reader stops at once.
+    abort: bool,
     // Keepalive.
     ping_sent: Option<(u32, Instant)>,
     pings: u32,
@@ -208,6 +211,8 @@ pub struct Conn {
     config: WebSocketConfig,
     state: AtomicU8,
     inner: Mutex<Inner>,
+    /// The TCP socket, for writes straight from the sending thread.
+    direct: OnceLock<Arc<TcpStream>>,
 }
 
 impl Conn {
@@ -216,6 +221,7 @@ impl Conn {
             request,
             config,
             state: AtomicU8::new(State::Connecting as u8),
+            direct: OnceLock::new(),
             inner: Mutex::new(Inner {
                 inbound: VecDeque::new(),
                 inbound_bytes: 0,
@@ -238,6 +244,7 @@ impl Conn {
                 close_queued: false,
                 io_done: false,
                 closed_wakers: Vec::new(),
+                abort: false,
                 ping_sent: None,
                 pings: 0,
                 latency: None,
@@ -303,7 +310,7 @@ impl Conn {
             inner.out.extend_from_slice(&response);
             self.set_state(State::Open);
             wakes.add(inner.reader_waker.take());
-            wakes.add(Self::schedule_writer(&mut inner));
+            wakes.add(self.flush(&mut inner));
         }
         wakes.wake();
         Ok(())
@@ -329,7 +336,7 @@ impl Conn {
             inner.closed = Some((1006, format!("handshake rejected with HTTP {status}")));
             self.set_state(State::Closed);
             wakes.add(inner.reader_waker.take());
-            wakes.add(Self::schedule_writer(&mut inner));
+            wakes.add(self.flush(&mut inner));
             wakes.add_all(&mut inner.send_wakers);
         }
         wakes.wake();
@@ -456,6 +463,30 @@ impl Conn {
 
     // ----- sending ---------------------------------------------------------------
 
+    pub(crate) fn set_direct(&self, socket: Arc<TcpStream>) {
+        let _ = self.direct.set(socket);
+    }
+
+    /// Get freshly buffered bytes on their way. When the writer task is idle
+    /// and nothing is in flight, write them to the socket right here, on the
+    /// sending thread: a non-blocking `write` is cheaper than waking the
+    /// writer task (and, for Python, than a thread hop), and ordering is
+    /// safe because the writer only takes the buffer under this same lock.
+    /// Whatever the socket does not take now is left to the writer.
+    fn flush(&self, inner: &mut Inner) -> Option<Waker> {
+        if inner.writer_idle && inner.in_flight == 0 && !inner.out.is_empty() {
+            if let Some(socket) = self.direct.get() {
+                if let Ok(n) = socket.try_write(&inner.out) {
+                    inner.out.advance(n);
+                }
+                if inner.out.is_empty() && !inner.finish && inner.owed_pong.is_none() {
+                    return None;
+                }
+            }
+        }
+        Self::schedule_writer(inner)
+    }
+
     fn schedule_writer(inner: &mut Inner) -> Option<Waker> {
         if inner.writer_idle {
             inner.writer_idle = false;
@@ -504,7 +535,7 @@ impl Conn {
                 inner.stats.bytes_out += payload.len() as u64;
             }
             above = Self::buffered(&inner) > self.config.write_high_water;
-            waker = Self::schedule_writer(&mut inner);
+            waker = self.flush(&mut inner);
         }
         if let Some(w) = waker {
             w.wake();
@@ -577,7 +608,7 @@ impl Conn {
             }
             // Kick the reader so it starts the close timeout.
             wakes.add(inner.reader_waker.take());
-            wakes.add(Self::schedule_writer(&mut inner));
+            wakes.add(self.flush(&mut inner));
         }
         wakes.wake();
         Ok(())
@@ -650,7 +681,7 @@ impl Conn {
             } else {
                 encode_frame(&mut inner.out, OpCode::Pong, &payload, true);
             }
-            waker = Self::schedule_writer(&mut inner);
+            waker = self.flush(&mut inner);
         }
         if let Some(w) = waker {
             w.wake();
@@ -760,7 +791,7 @@ impl Conn {
         self.set_state(State::Closed);
         wakes.add(inner.recv_waker.take());
         wakes.add(inner.reader_waker.take());
-        wakes.add(Self::schedule_writer(inner));
+        wakes.add(self.flush(inner));
     }
 
     // ----- keepalive ---------------------------------------------------------------
@@ -778,7 +809,7 @@ impl Conn {
             let id = inner.pings;
             encode_frame(&mut inner.out, OpCode::Ping, &id.to_be_bytes(), true);
             inner.ping_sent = Some((id, now));
-            waker = Self::schedule_writer(&mut inner);
+            waker = self.flush(&mut inner);
         }
         if let Some(w) = waker {
             w.wake();
@@ -886,6 +917,32 @@ impl Conn {
             wakes.add_all(&mut inner.closed_wakers);
         }
         wakes.wake();
+    }
+
+    /// Drop the connection now: stop reading (even while lingering or
+    /// waiting for the peer's close) and let the writer shut the socket.
+    pub(crate) fn abort(&self) {
+        let mut wakes = Wakes::default();
+        {
+            let mut inner = self.lock();
+            inner.abort = true;
+            if inner.closed.is_none() {
+                inner.closed = Some((1006, String::new()));
+            }
+            let seen = inner.closed.clone().unwrap_or((1006, String::new()));
+            self.finish_locked(&mut inner, &mut wakes, seen);
+        }
+        wakes.wake();
+    }
+
+    /// Ready once [`Conn::abort`] was called.
+    pub(crate) fn poll_aborted(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut inner = self.lock();
+        if inner.abort {
+            return Poll::Ready(());
+        }
+        inner.reader_waker = Some(cx.waker().clone());
+        Poll::Pending
     }
 
     /// Ready once the connection is closed and its socket released.

@@ -17,7 +17,8 @@
 //! until the peer's FIN or the close timeout, so the socket is not reset while
 //! our close frame is still unread on the peer's side.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::io;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -31,49 +32,147 @@ use crate::conn::{Conn, Decision, Ending, Incoming};
 const MIN_READ: usize = 4096;
 const MAX_READ: usize = 256 << 10;
 
+/// The reader task's half of a stream.
+pub(crate) trait ReadHalf: Send + 'static {
+    /// Read what is available into `buf` (0 at EOF).
+    fn read_into<'a>(
+        &'a mut self,
+        buf: &'a mut BytesMut,
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+}
+
+/// The writer task's half of a stream.
+pub(crate) trait WriteHalf: Send + 'static {
+    /// Write some of `data`, returning how much.
+    fn write_some<'a>(
+        &'a mut self,
+        data: &'a [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+    /// Push out anything the stream buffers itself (TLS records).
+    fn flush(&mut self) -> impl Future<Output = io::Result<()>> + Send + '_;
+    /// Send FIN.
+    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> + Send + '_;
+}
+
+/// Halves of a stream that implements tokio's I/O traits (TLS, Unix sockets).
+pub(crate) struct Io<T>(T);
+
+impl<T: AsyncRead + Unpin + Send + 'static> ReadHalf for Io<T> {
+    fn read_into<'a>(
+        &'a mut self,
+        buf: &'a mut BytesMut,
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        self.0.read_buf(buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin + Send + 'static> WriteHalf for Io<T> {
+    fn write_some<'a>(
+        &'a mut self,
+        data: &'a [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        self.0.write(data)
+    }
+    fn flush(&mut self) -> impl Future<Output = io::Result<()>> + Send + '_ {
+        AsyncWriteExt::flush(&mut self.0)
+    }
+    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> + Send + '_ {
+        AsyncWriteExt::shutdown(&mut self.0)
+    }
+}
+
+/// A TCP socket shared by the reader task, the writer task and [`Conn`].
+///
+/// TCP is the hot path, so it gets its own halves: both tasks and `Conn`
+/// hold the same `Arc<TcpStream>` and use readiness plus `try_read`/
+/// `try_write`, which take `&self`. That lets `Conn` write a frame straight
+/// to the socket from the sending thread when the writer is idle and nothing
+/// is buffered ([`Conn::send`]): the common case of a reply costs one
+/// `write` syscall instead of a wake-up of the writer task.
+pub(crate) struct SharedTcp(Arc<TcpStream>);
+
+impl ReadHalf for SharedTcp {
+    async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        loop {
+            self.0.readable().await?;
+            match self.0.try_read_buf(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return other,
+            }
+        }
+    }
+}
+
+impl WriteHalf for SharedTcp {
+    async fn write_some(&mut self, data: &[u8]) -> io::Result<usize> {
+        loop {
+            self.0.writable().await?;
+            match self.0.try_write(data) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return other,
+            }
+        }
+    }
+    async fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    async fn shutdown(&mut self) -> io::Result<()> {
+        socket2::SockRef::from(&*self.0).shutdown(std::net::Shutdown::Write)
+    }
+}
+
 /// A byte stream a connection can run on, split into halves for the reader
-/// and writer tasks. TCP and Unix sockets split without a lock; TLS shares
-/// one session between the halves.
+/// and writer tasks, plus the socket `Conn` may write to directly (TCP only).
 pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + Sized + 'static {
-    type R: AsyncRead + Unpin + Send + 'static;
-    type W: AsyncWrite + Unpin + Send + 'static;
+    type R: ReadHalf;
+    type W: WriteHalf;
     /// Whether the stream is encrypted (wss://).
     const SECURE: bool = false;
-    fn halves(self) -> (Self::R, Self::W);
+    fn halves(self) -> (Self::R, Self::W, Option<Arc<TcpStream>>);
 }
 
 impl Transport for TcpStream {
-    type R = tokio::net::tcp::OwnedReadHalf;
-    type W = tokio::net::tcp::OwnedWriteHalf;
-    fn halves(self) -> (Self::R, Self::W) {
+    type R = SharedTcp;
+    type W = SharedTcp;
+    fn halves(self) -> (Self::R, Self::W, Option<Arc<TcpStream>>) {
         // Frames are written whole and batched already; Nagle only adds latency.
         let _ = self.set_nodelay(true);
-        self.into_split()
+        let shared = Arc::new(self);
+        (
+            SharedTcp(shared.clone()),
+            SharedTcp(shared.clone()),
+            Some(shared),
+        )
     }
 }
 
 impl Transport for tokio::net::UnixStream {
-    type R = tokio::net::unix::OwnedReadHalf;
-    type W = tokio::net::unix::OwnedWriteHalf;
-    fn halves(self) -> (Self::R, Self::W) {
-        self.into_split()
+    type R = Io<tokio::net::unix::OwnedReadHalf>;
+    type W = Io<tokio::net::unix::OwnedWriteHalf>;
+    fn halves(self) -> (Self::R, Self::W, Option<Arc<TcpStream>>) {
+        let (r, w) = self.into_split();
+        (Io(r), Io(w), None)
     }
 }
 
 impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
-    type R = tokio::io::ReadHalf<Self>;
-    type W = tokio::io::WriteHalf<Self>;
+    type R = Io<tokio::io::ReadHalf<Self>>;
+    type W = Io<tokio::io::WriteHalf<Self>>;
     const SECURE: bool = true;
-    fn halves(self) -> (Self::R, Self::W) {
+    fn halves(self) -> (Self::R, Self::W, Option<Arc<TcpStream>>) {
         let _ = self.get_ref().0.set_nodelay(true);
-        tokio::io::split(self)
+        let (r, w) = tokio::io::split(self);
+        (Io(r), Io(w), None)
     }
 }
 
 /// Run a connection whose upgrade request has been read (`leftover` holds
 /// any bytes that followed it) until its socket is closed.
 pub(crate) async fn drive<T: Transport>(conn: Arc<Conn>, stream: T, leftover: BytesMut) {
-    let (rd, wr) = stream.halves();
+    let (rd, wr, direct) = stream.halves();
+    if let Some(socket) = direct {
+        conn.set_direct(socket);
+    }
     let mut writer = tokio::spawn(write_loop(conn.clone(), wr));
     let decision = poll_fn(|cx| conn.poll_decision(cx)).await;
     if decision == Decision::Accepted {
@@ -102,7 +201,7 @@ enum Wake {
     Timer,
 }
 
-async fn read_loop<R: AsyncRead + Unpin>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
+async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
     let cfg = conn.config();
     let mut decoder = Decoder::new(DecoderConfig {
         max_frame_size: cfg.max_frame_size,
@@ -171,7 +270,8 @@ async fn read_loop<R: AsyncRead + Unpin>(conn: &Conn, mut rd: R, mut buf: BytesM
             }
         };
         let wake = tokio::select! {
-            r = rd.read_buf(&mut buf) => Wake::Read(r),
+            _ = poll_fn(|cx| conn.poll_aborted(cx)) => break ReadEnd::Gone,
+            r = rd.read_into(&mut buf) => Wake::Read(r),
             _ = poll_fn(|cx| conn.poll_closing(cx)), if close_deadline.is_none() => Wake::Closing,
             _ = sleep_until(timer.unwrap_or_else(Instant::now)), if timer.is_some() => Wake::Timer,
         };
@@ -212,7 +312,10 @@ async fn read_loop<R: AsyncRead + Unpin>(conn: &Conn, mut rd: R, mut buf: BytesM
         }
     };
     if let ReadEnd::Linger = end {
-        linger(rd, conn.config().close_timeout).await;
+        tokio::select! {
+            _ = linger(rd, conn.config().close_timeout) => {}
+            _ = poll_fn(|cx| conn.poll_aborted(cx)) => {}
+        }
     }
 }
 
@@ -231,22 +334,23 @@ async fn end_after_queue(conn: &Conn, ending: Ending) {
 }
 
 /// Read and discard until the peer's FIN, at most `limit`.
-async fn linger<R: AsyncRead + Unpin>(mut rd: R, limit: std::time::Duration) {
+async fn linger<R: ReadHalf>(mut rd: R, limit: std::time::Duration) {
     let deadline = Instant::now() + limit;
-    let mut sink = [0u8; 4096];
-    while let Ok(Ok(n)) = timeout_at(deadline, rd.read(&mut sink)).await {
+    let mut sink = BytesMut::with_capacity(4096);
+    while let Ok(Ok(n)) = timeout_at(deadline, rd.read_into(&mut sink)).await {
         if n == 0 {
             break;
         }
+        sink.clear();
     }
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(conn: Arc<Conn>, mut wr: W) {
+async fn write_loop<W: WriteHalf>(conn: Arc<Conn>, mut wr: W) {
     let stall = conn.config().write_timeout;
     'chunks: while let Some(chunk) = poll_fn(|cx| conn.poll_take_outbound(cx)).await {
         let mut written = 0;
         while written < chunk.len() {
-            match timeout(stall, wr.write(&chunk[written..])).await {
+            match timeout(stall, wr.write_some(&chunk[written..])).await {
                 Ok(Ok(0)) | Ok(Err(_)) => {
                     conn.on_abnormal();
                     break 'chunks;

@@ -310,7 +310,7 @@ impl Server {
         }
         let conns: Vec<Arc<Conn>> = self.shared.conns().values().cloned().collect();
         for conn in &conns {
-            conn.on_abnormal();
+            conn.abort();
         }
         conns.len()
     }

@@ -31,7 +31,8 @@ use crate::request::Request;
 /// 4. Handler calls [`close()`](WebSocket::close) or the peer closes
 ///
 /// Dropping a `WebSocket` that was never accepted refuses the upgrade with
-/// HTTP 403; dropping an open one closes it with 1000.
+/// HTTP 403; dropping an open one closes it with 1000, or with 1011 when the
+/// handler is unwinding from a panic.
 ///
 /// # Example
 ///
@@ -254,6 +255,10 @@ impl Drop for WebSocket {
         match self.conn.state() {
             State::Connecting => {
                 let _ = self.conn.reject(403, &[], b"Forbidden");
+            }
+            // A handler that panicked ends with 1011, like one that raised in Python.
+            State::Open if std::thread::panicking() => {
+                let _ = self.conn.close(1011, "");
             }
             State::Open => {
                 let _ = self.conn.close(1000, "");

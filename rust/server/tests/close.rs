@@ -438,10 +438,6 @@ async fn peer_close_behind_unreceived_messages_ends_after_the_close_timeout() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: Server::wait_closed(grace) returns the straggler count but does not close their sockets: \
-            Conn::on_abnormal only finishes the writer; the reader stays in timeout_at(close deadline, read) \
-            (io.rs read_loop, which does not watch poll_closing once a deadline is set), so the connection \
-            task and its fd live on until close_timeout (10 s by default) and connections() stays 1"]
 async fn wait_closed_abandons_stragglers_after_the_grace_period() {
     // Default close timeout (10 s): far longer than the grace period.
     let server = serve("/echo", echo).await;

@@ -395,9 +395,8 @@ async fn a_panicking_handler_still_closes_the_connection() {
     let mut client = connect(&server, "/ws").await;
     client.send(WsMessage::text("boom")).await.unwrap();
     let frame = next_close(&mut client).await;
-    // DESIGN.md asks for 1011 when a (Python) handler raises; the Rust
-    // Router closes on drop. Either way the client must be told.
+    // Like a Python handler that raises: 1011, internal error.
     let code = u16::from(frame.code);
-    assert!(code == 1011 || code == 1000, "close code {code}");
+    assert_eq!(code, 1011, "close code {code}");
     expect_end(&mut client).await;
 }
