@@ -90,8 +90,7 @@ pub async fn run(args: &Args) -> Result<String, String> {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let base = tally.delivered.get();
 
-    let sent = Rc::new(Cell::new(0u64));
-    let (s_win, s_tally, s_sent) = (win.clone(), tally.clone(), sent.clone());
+    let (s_win, s_tally) = (win.clone(), tally.clone());
     tokio::task::spawn_local(async move {
         let mut k = 0u64;
         while s_win.running() {
@@ -106,15 +105,12 @@ pub async fn run(args: &Args) -> Result<String, String> {
                 return;
             }
             k += 1;
-            s_sent.set(k);
         }
     });
-    let sent_before = sent.get();
     let m = window::measure(&win, args).await;
     Ok(window::report(args, n, &win, &m)
         .int("size", size as u64)
         .int("inflight", inflight)
         .int("receivers", n as u64)
-        .int("sent_total", sent.get() - sent_before)
         .finish())
 }

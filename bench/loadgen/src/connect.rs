@@ -30,7 +30,7 @@ pub async fn run(args: &Args) -> Result<String, String> {
             while win.running() {
                 let t = Instant::now();
                 match cycle(&host, port, &path, &msg, &close).await {
-                    Ok(()) => win.done_timed(msg.len(), t),
+                    Ok(()) => win.done_timed(msg.len(), t, Instant::now()),
                     Err(_) => {
                         win.error();
                         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -51,20 +51,24 @@ pub async fn run(args: &Args) -> Result<String, String> {
 }
 
 async fn echo_loop(mut ws: ws::Ws, win: Rc<Window>, msg: Rc<Masked>, close: Rc<Masked>) {
+    // One clock read per round trip: each one starts when the last ended.
+    let mut t = Instant::now();
     while win.running() {
-        let t = Instant::now();
         if ws.write_frame(msg.frame()).await.is_err() {
             win.error();
             return;
         }
-        match ws::read_data(&mut ws).await {
-            Ok(Got::Data(len)) if len == msg.len() => win.done_timed(len, t),
+        let got = ws::read_data(&mut ws).await;
+        let now = Instant::now();
+        match got {
+            Ok(Got::Data(len)) if len == msg.len() => win.done_timed(len, t, now),
             Ok(Got::Data(_)) => win.error(),
             _ => {
                 win.error();
                 return;
             }
         }
+        t = now;
     }
     ws::close(&mut ws, &close).await;
 }

@@ -49,13 +49,13 @@ impl Window {
         }
     }
 
-    /// Like `done`, and records how long the unit took.
-    pub fn done_timed(&self, bytes: usize, started: Instant) {
+    /// Like `done`, and records how long the unit took (`started` to `now`).
+    pub fn done_timed(&self, bytes: usize, started: Instant, now: Instant) {
         if self.phase.get() == Phase::Measure {
             self.done(bytes);
             self.hist
                 .borrow_mut()
-                .record(started.elapsed().as_nanos() as u64);
+                .record((now - started).as_nanos() as u64);
         }
     }
 
