@@ -42,9 +42,9 @@ async def echo(ws: WebSocket) -> None:
             else:
                 await ws.send_bytes(message)
     except WebSocketDisconnect as exc:
-        event(path="/echo", error="send", code=exc.code)
+        event(path="/echo", query=ws.query_string, error="send", code=exc.code)
         return
-    event(path="/echo", code=ws.close_code)
+    event(path="/echo", query=ws.query_string, code=ws.close_code)
 
 
 async def firehose(ws: WebSocket) -> None:

@@ -16,6 +16,7 @@ import os
 import socket
 import struct
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,12 +111,18 @@ class ProcServer:
             else:
                 self.output.append(line)
 
-    async def wait_events(self, n: int, path: str | None = None, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
-        """Wait until at least `n` events (of `path`) have been reported."""
+    async def wait_events(
+        self, n: int, path: str | None = None, timeout: float = TIMEOUT, query: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Wait until at least `n` events (of `path`, and of connections whose
+        query string was `query`) have been reported."""
+
+        def wanted(e: dict[str, Any]) -> bool:
+            return (path is None or e.get("path") == path) and (query is None or e.get("query") == query)
 
         async def enough() -> list[dict[str, Any]]:
             while True:
-                found = [e for e in self.events if path is None or e.get("path") == path]
+                found = [e for e in self.events if wanted(e)]
                 if len(found) >= n:
                     return found
                 self._new_event.clear()
@@ -283,3 +290,72 @@ def reset(sock: socket.socket) -> None:
 
 def closed_by_server(exc: BaseException) -> bool:
     return isinstance(exc, (websockets.exceptions.ConnectionClosed, EOFError, ConnectionError))
+
+
+async def slowloris(port: int, pace: float = 0.3, limit: float = 15.0) -> tuple[float, int, bytes]:
+    """Send an upgrade request one byte every `pace` seconds, never finishing
+    it. Returns (seconds until the server closed the connection, bytes sent,
+    what the server answered)."""
+    head, _ = upgrade_request(port, "/echo")
+    head = head[:-2]  # never the final CRLF
+    client = await RawClient.connect(port)
+    loop = asyncio.get_running_loop()
+    started = time.monotonic()
+    sent = 0
+    answer = b""
+    try:
+        while time.monotonic() - started < limit:
+            try:
+                await client.send(head[sent : sent + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += 1
+            assert sent < len(head), "the slowloris request must never complete"
+            try:
+                chunk = await asyncio.wait_for(loop.sock_recv(client.sock, 4096), pace)
+            except asyncio.TimeoutError:
+                continue
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            answer += chunk
+        return time.monotonic() - started, sent, answer
+    finally:
+        client.close()
+
+
+class FrameReader:
+    """Parses the server's (unmasked) frames from a socket quickly, for
+    tests that read hundreds of thousands of them."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = b""
+        self.loop = asyncio.get_running_loop()
+
+    async def frames(self, timeout: float = TIMEOUT) -> list[tuple[int, bytes]]:
+        """Read once and return every complete frame: (opcode, payload)."""
+        chunk = await asyncio.wait_for(self.loop.sock_recv(self.sock, 1 << 20), timeout)
+        if not chunk:
+            raise EOFError("the server closed the connection")
+        buf = self.buffer + chunk if self.buffer else chunk
+        out = []
+        pos, end = 0, len(buf)
+        while end - pos >= 2:
+            b0, b1 = buf[pos], buf[pos + 1]
+            n, head = b1 & 0x7F, 2
+            if n == 126:
+                if end - pos < 4:
+                    break
+                n, head = struct.unpack_from("!H", buf, pos + 2)[0], 4
+            elif n == 127:
+                if end - pos < 10:
+                    break
+                n, head = struct.unpack_from("!Q", buf, pos + 2)[0], 10
+            if end - pos < head + n:
+                break
+            out.append((b0 & 0x0F, buf[pos + head : pos + head + n]))
+            pos += head + n
+        self.buffer = buf[pos:]
+        return out

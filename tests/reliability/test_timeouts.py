@@ -10,44 +10,11 @@ import socket
 import time
 
 from ferrosocket import WebSocketDisconnect
-from rawws import CLOSE, TEXT, RawClient, upgrade_request
-from relsupport import TIMEOUT, EchoProbe, echo_ok
+from rawws import CLOSE, TEXT
+from relsupport import TIMEOUT, EchoProbe, echo_ok, slowloris
 from support import Outcome, echo, fast_config
 
 SLACK = 1.5
-
-
-async def slowloris(port: int, pace: float = 0.3, limit: float = 15.0) -> tuple[float, int, bytes]:
-    """Send an upgrade request one byte every `pace` seconds, never finishing
-    it. Returns (seconds until the server closed the connection, bytes sent,
-    what the server answered)."""
-    head, _ = upgrade_request(port, "/echo")
-    head = head[:-2]  # never the final CRLF
-    client = await RawClient.connect(port)
-    loop = asyncio.get_running_loop()
-    started = time.monotonic()
-    sent = 0
-    answer = b""
-    try:
-        while time.monotonic() - started < limit:
-            try:
-                await client.send(head[sent : sent + 1])
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            sent += 1
-            assert sent < len(head), "the slowloris request must never complete"
-            try:
-                chunk = await asyncio.wait_for(loop.sock_recv(client.sock, 4096), pace)
-            except asyncio.TimeoutError:
-                continue
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            answer += chunk
-        return time.monotonic() - started, sent, answer
-    finally:
-        client.close()
 
 
 async def test_slowloris_handshake_is_dropped_after_handshake_timeout(serve):
