@@ -10,7 +10,7 @@ Routes:
   /echo      echoes every message;
   /firehose  sends ``?size=N`` byte messages until the connection fails and
              reports how many it sent and the largest ``buffered_amount``;
-  /sink      counts messages and bytes without answering;
+  /deaf      accepts and never receives;
   /stats     sends ``server.stats()`` as JSON, then closes.
 """
 
@@ -62,14 +62,11 @@ async def firehose(ws: WebSocket) -> None:
         event(path="/firehose", code=exc.code, sent=sent, max_buffered=most)
 
 
-async def sink(ws: WebSocket) -> None:
+async def deaf(ws: WebSocket) -> None:
+    """Accepts and never receives: the inbound queue fills up."""
     await ws.accept()
-    count = 0
-    total = 0
-    async for message in ws:
-        count += 1
-        total += len(message)
-    event(path="/sink", code=ws.close_code, count=count, bytes=total)
+    await ws.wait_closed()
+    event(path="/deaf", code=ws.close_code)
 
 
 async def stats(ws: WebSocket) -> None:
@@ -84,7 +81,7 @@ async def main(spec: dict[str, Any]) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     config = WebSocketConfig(**spec.get("config", {}))
-    app = {"/echo": echo, "/firehose": firehose, "/sink": sink, "/stats": stats}
+    app = {"/echo": echo, "/firehose": firehose, "/deaf": deaf, "/stats": stats}
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

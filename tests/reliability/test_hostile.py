@@ -149,6 +149,39 @@ async def test_clients_that_never_read_cannot_grow_the_server():
         await echo_ok(server.port)
 
 
+# -- a handler that never receives -----------------------------------------------------
+
+
+async def test_inbound_queue_is_bounded_in_bytes_when_the_handler_never_receives():
+    """Clients pushing 1 MiB messages at a handler that never receives: the
+    engine stops reading at max_queue_bytes, so TCP flow control holds the
+    rest in the clients (10 x 40 MiB would otherwise be queued)."""
+    n, queue_bytes, message = 10, 4 * MIB, MIB
+    async with proc_server(max_queue_bytes=queue_bytes, ping_interval=None) as server:
+        probe = EchoProbe(server.port)
+        memory = server.memory(f"{n} clients pushing 40 MiB at a deaf handler")
+        clients = await gather_limited([raw_upgraded(server.port, "/deaf") for _ in range(n)])
+        wire = zero_mask_frame(BINARY, b"d" * message) * 40
+        loop = asyncio.get_running_loop()
+        senders = [asyncio.ensure_future(loop.sock_sendall(c.sock, wire)) for c in clients]
+        try:
+            # Let them push until flow control stops them, while the probe is served.
+            await probe.wait_for(probe.count + 20)
+            await asyncio.sleep(1.0)
+            memory.stop()
+            assert not any(s.done() for s in senders), "the server stopped reading: the clients' sends block"
+        finally:
+            for s in senders:
+                s.cancel()
+            for c in clients:
+                c.close()
+        assert await probe.stop() > 0
+        print(memory)
+        bound = n * (queue_bytes + 2 * message) / MIB + 32
+        assert memory.growth < bound, f"{memory}: bound {bound:.0f} MiB (queue + message in progress, per client)"
+        await echo_ok(server.port)
+
+
 # -- a ping flood whose pongs are never read -------------------------------------------
 
 
