@@ -86,7 +86,9 @@ async def test_peer_that_never_answers_pings_is_closed_1011_and_sender_learns(se
 
 async def test_pong_with_the_wrong_payload_does_not_count(serve, raw):
     outcome, _ = _sender()
-    server = await serve({"/dead": outcome}, fast_config(ping_interval=INTERVAL, ping_timeout=PING_TIMEOUT))
+    server = await serve(
+        {"/dead": outcome, "/echo": echo}, fast_config(ping_interval=INTERVAL, ping_timeout=PING_TIMEOUT)
+    )
     client = await raw(server.port)
     await client.handshake("/dead")
 
@@ -95,6 +97,7 @@ async def test_pong_with_the_wrong_payload_does_not_count(serve, raw):
     assert code == 1011
     assert elapsed < INTERVAL + PING_TIMEOUT + SLACK
     assert (await outcome.result())[0] == 1011
+    await echo_ok(server.port)
 
 
 async def test_raw_peer_echoing_the_ping_payload_stays_open(serve, raw, held):

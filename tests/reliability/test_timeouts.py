@@ -133,6 +133,7 @@ async def test_close_frame_after_idle_close_is_not_needed_for_cleanup(serve, raw
     assert await client.at_eof(timeout=0.4 + SLACK)
     await asyncio.sleep(0.1)
     assert server.stats()["connections_open"] == 0
+    await echo_ok(server.port)
 
 
 @pytest.mark.xfail(

@@ -14,8 +14,10 @@ import ferrosocket
 import pytest
 import trustme
 import websockets
+from ferrosocket import WebSocketDisconnect
+from rawws import upgrade_request
 from relsupport import TIMEOUT, echo_ok
-from support import fast_config
+from support import Outcome, echo, fast_config
 from websockets.asyncio.client import connect
 
 
@@ -26,12 +28,19 @@ def ca(request) -> trustme.CA:
 
 
 @pytest.fixture
-async def tls_server(tmp_path, ca):
+def tls_files(tmp_path, ca) -> tuple[str, str]:
+    """(certificate chain, private key) PEM files for localhost and 127.0.0.1."""
     cert = ca.issue_cert("localhost", "127.0.0.1")
     chain = tmp_path / "chain.pem"
     key = tmp_path / "key.pem"
     chain.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
     cert.private_key_pem.write_to_path(str(key))
+    return str(chain), str(key)
+
+
+@pytest.fixture
+async def tls_server(tls_files):
+    chain, key = tls_files
     urls: list[str] = []
 
     async def handler(ws):
@@ -41,9 +50,7 @@ async def tls_server(tmp_path, ca):
             await ws.send(message)
 
     config = fast_config(handshake_timeout=0.5)
-    async with ferrosocket.serve(
-        handler, "127.0.0.1", 0, config=config, ssl_certfile=str(chain), ssl_keyfile=str(key)
-    ) as server:
+    async with ferrosocket.serve(handler, "127.0.0.1", 0, config=config, ssl_certfile=chain, ssl_keyfile=key) as server:
         server.urls = urls  # type: ignore[attr-defined]
         yield server
 
@@ -105,3 +112,86 @@ async def test_silent_tcp_client_on_the_tls_port_is_dropped_after_handshake_time
         sock.close()
     assert tls_server.stats()["handshakes_refused"]["timeout"] == 1
     await echo_ok(tls_server.port, uri=f"wss://localhost:{tls_server.port}/", ssl=client_context(ca))
+
+
+HIGH, CHUNK = 64 * 1024, 64 * 1024
+
+
+async def _tls_never_reading_peer(tls_files, ca, write_timeout: float, close_timeout: float):
+    """A handler sending 64 KiB messages over wss:// to a client that
+    completed the upgrade and then stopped reading (ping_interval=None, so
+    only write_timeout can notice). Returns (server, progress, outcome)."""
+    chain, key = tls_files
+    progress = {"sent": 0, "max_buffered": 0, "ws": None}
+
+    async def firehose(ws):
+        progress["ws"] = ws
+        await ws.accept()
+        try:
+            while True:
+                await ws.send_bytes(bytes(CHUNK))
+                progress["sent"] += 1
+                progress["max_buffered"] = max(progress["max_buffered"], ws.buffered_amount)
+        except WebSocketDisconnect as exc:
+            return exc.code, time.monotonic()
+
+    outcome = Outcome(firehose)
+    config = fast_config(
+        write_high_water=HIGH,
+        write_low_water=16 * 1024,
+        write_timeout=write_timeout,
+        close_timeout=close_timeout,
+        ping_interval=None,
+    )
+    server = await ferrosocket.serve(
+        {"/fire": outcome, "/echo": echo}, "127.0.0.1", 0, config=config, ssl_certfile=chain, ssl_keyfile=key
+    )
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+    reader, writer = await asyncio.open_connection(sock=sock, ssl=client_context(ca), server_hostname="localhost")
+    writer.write(upgrade_request(server.port, "/fire")[0])
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+    assert head.startswith(b"HTTP/1.1 101 ")
+    writer.transport.pause_reading()  # never read again
+    return server, progress, outcome, writer
+
+
+@pytest.mark.parametrize("ca", ["ecdsa"], indirect=True)
+async def test_wss_peer_that_never_reads_blocks_sends_and_others_are_served(tls_files, ca):
+    server, progress, outcome, writer = await _tls_never_reading_peer(tls_files, ca, 30.0, 1.0)
+    try:
+        last = -1
+        while progress["sent"] != last:  # until the handler's send is pending
+            last = progress["sent"]
+            await asyncio.sleep(0.3)
+        assert not outcome.future.done()
+        assert progress["max_buffered"] <= HIGH + CHUNK + 64, progress
+        assert progress["ws"].buffered_amount <= HIGH + CHUNK + 64
+        await echo_ok(server.port, uri=f"wss://localhost:{server.port}/echo", ssl=client_context(ca))
+    finally:
+        writer.transport.abort()
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.xfail(
+    reason="BUG: write_timeout never fires over TLS: in io.rs write_loop only `wr.write()` is under "
+    "timeout(write_timeout); with tokio-rustls write() just fills rustls's buffer and returns, and the "
+    "following `wr.flush().await` (no timeout) waits forever for a peer that does not read, so the "
+    "connection stays OPEN and the handler's send pending indefinitely (observed: still OPEN after 10 s "
+    "with write_timeout=1, 3 MB in the socket's Send-Q); only keepalive (1011), if enabled, ends it",
+    strict=True,
+)
+@pytest.mark.parametrize("ca", ["ecdsa"], indirect=True)
+async def test_wss_peer_that_never_reads_is_dropped_with_1008_after_write_timeout(tls_files, ca):
+    write_timeout, close_timeout = 1.0, 1.0
+    server, progress, outcome, writer = await _tls_never_reading_peer(tls_files, ca, write_timeout, close_timeout)
+    try:
+        code, _ = await outcome.result(timeout=write_timeout + close_timeout + 3)
+        assert code == 1008
+    finally:
+        writer.transport.abort()
+        server.close()
+        await server.wait_closed()
