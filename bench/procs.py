@@ -55,7 +55,10 @@ def build_loadgen() -> Path:
 def build_rust_echo() -> str | None:
     """Builds the Rust-only echo example; returns why not if it cannot."""
     r = cargo(["build", "--release", "-p", "ferrosocket", "--example", "echo"], ROOT)
-    return None if r.returncode == 0 else "cargo build failed: " + r.stderr.strip()[-300:]
+    if r.returncode == 0:
+        return None
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error")] or r.stderr.splitlines()[-1:]
+    return "cargo build --release -p ferrosocket --example echo failed: " + " | ".join(errors)[:300]
 
 
 def raise_fd_limit() -> int:

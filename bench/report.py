@@ -146,6 +146,13 @@ def markdown(doc: dict[str, Any]) -> str:
         "'other CPU' is busy time of everything else on the machine (noise).",
         "",
     ]
+    noise = [r["result"]["other_cpu_share"] for r in doc["runs"] if (r.get("result") or {}).get("other_cpu_share")]
+    if noise:
+        out += [
+            f"Noise: other processes used a median {statistics.median(noise):.0%} of a core during the "
+            f"measured windows (max {max(noise):.0%}); above ~10%, treat throughput as approximate.",
+            "",
+        ]
     for sc, row in doc["summary"].items():
         spec = BY_NAME[sc]
         out += [f"## {sc}: {spec.what}", ""]
