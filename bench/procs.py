@@ -175,3 +175,18 @@ def rss_kib(root: int) -> int:
         except OSError:
             pass
     return total
+
+
+def machine_busy(seconds: float) -> float:
+    """Share of one core the whole machine kept busy over ``seconds``, from
+    /proc/stat, taken before a run so a busy machine is noticed up front."""
+
+    def sample() -> tuple[int, int]:
+        v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        return sum(v) - v[3] - v[4] - v[7], sum(v) - v[7]  # busy, total (steal excluded)
+
+    b0, t0 = sample()
+    time.sleep(seconds)
+    b1, t1 = sample()
+    cores = os.cpu_count() or 1
+    return (b1 - b0) / max(1, t1 - t0) * cores

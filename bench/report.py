@@ -146,6 +146,8 @@ def markdown(doc: dict[str, Any]) -> str:
         "'other CPU' is busy time of everything else on the machine (noise).",
         "",
     ]
+    if m.get("busy_before") is not None:
+        out += [f"Before the run the machine was {m['busy_before']:.0%} busy (share of one core).", ""]
     noise = [r["result"]["other_cpu_share"] for r in doc["runs"] if (r.get("result") or {}).get("other_cpu_share")]
     if noise:
         out += [

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import selectors
 import subprocess
 import sys
@@ -142,6 +143,11 @@ def main() -> None:
     scenarios = [s for s in a.scenarios.split(",") if s]
     wanted = set(a.servers.split(","))
     servers = [s for s in SERVERS if s.name in wanted]
+    unknown = (set(scenarios) - {s.name for s in SCENARIOS}) | (wanted - {s.name for s in SERVERS})
+    if unknown:
+        raise SystemExit(f"unknown scenario or server: {', '.join(sorted(unknown))}")
+    idle_before = procs.machine_busy(1.0)
+    print(f"before the run, the machine was {idle_before:.0%} busy (of {os.cpu_count()} cores)", flush=True)
     fd_limit = procs.raise_fd_limit()
     skipped: dict[str, str] = {}
     if a.no_build:
@@ -186,6 +192,7 @@ def main() -> None:
         duration_s=a.duration,
         warmup_s=a.warmup,
         fd_limit=fd_limit,
+        busy_before=round(idle_before, 3),
         server_cpu=a.server_cpu,
         client_cpu=a.client_cpu,
         started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started_at)),

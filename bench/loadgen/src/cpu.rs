@@ -92,6 +92,7 @@ pub fn machine_cpu() -> Option<(f64, f64)> {
         .filter_map(|x| x.parse().ok())
         .collect();
     // user nice system idle iowait irq softirq steal (guest time is in user).
-    let busy = v.iter().take(8).sum::<u64>() - v.get(3)? - v.get(4)?;
+    // Steal is time the vCPU did not run at all: reported apart, not as busy.
+    let busy = v.iter().take(8).sum::<u64>() - v.get(3)? - v.get(4)? - v.get(7)?;
     Some((busy as f64 / tick, *v.get(7)? as f64 / tick))
 }
