@@ -3,6 +3,8 @@
 Best settings for one core: one worker, a single-threaded runtime with one
 thread, uvloop, no access log. granian has no per-message deflate. Its
 worker is a child process; the harness sums the process tree's CPU.
+``--task-impl asyncio`` (the default) measured cheaper than ``rust`` here:
+22.9 vs 28-29 us of server CPU per message in rtt-100.
 """
 
 import argparse
