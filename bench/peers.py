@@ -40,7 +40,12 @@ def _peer(name: str, script: str, *extra: str) -> Server:
 
 def _ferro(name: str, *extra: str) -> Server:
     def app(target: str) -> tuple[str, ...]:
-        return ("{python}", "-m", "ferrosocket", target, "--host", "127.0.0.1", "--port", "{port}", *extra)
+        # Keepalive off like the peers'; compression is never negotiated
+        # because loadgen does not offer it.
+        return (
+            "{python}", "-m", "ferrosocket", target, "--host", "127.0.0.1", "--port", "{port}",
+            "--ping-interval", "0", *extra,
+        )  # fmt: skip
 
     # ferrosocket.examples:broadcast is provided by the package team: a relay
     # that sends each message it receives to every other open connection.
