@@ -178,8 +178,10 @@ async def test_new_upgrades_during_shutdown_are_refused():
                 pytest.fail("a new connection was accepted during shutdown")
         except websockets.InvalidStatus as exc:
             assert exc.response.status_code == 503
-        except OSError:
-            pass  # the listener is already gone: refused outright
+        except (OSError, websockets.InvalidMessage):
+            # Refused outright (listener gone), or reset without an answer:
+            # the connect raced the listener's close and sat in its backlog.
+            pass
         await asyncio.wait_for(closing, TIMEOUT)
 
 
