@@ -165,7 +165,7 @@ async def test_absurd_declared_length(serve, raw, length, code):
     await echo_ok(server.port)
 
 
-async def test_16_mib_in_one_byte_fragments_is_reassembled(serve):
+async def test_text_in_one_byte_fragments_is_reassembled(serve):
     """Covered against a server in its own process (RSS and time bounds):
     test_hostile.py::test_16_mib_in_one_byte_fragments_is_echoed. Here, a
     text message in 1-byte fragments, multi-byte UTF-8 split across them."""

@@ -103,7 +103,8 @@ async def test_handler_finishing_cleanup_after_close_is_awaited():
     assert client.close_code == 1001
 
 
-async def test_sigterm_to_the_cli_closes_clients_with_1001_and_exits_0():
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_signal_to_the_cli_closes_clients_with_1001_and_exits_0(sig):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -129,7 +130,7 @@ async def test_sigterm_to_the_cli_closes_clients_with_1001_and_exits_0():
                 assert process.returncode is None, "the CLI exited"
                 assert time.monotonic() < deadline, "the CLI did not start listening"
                 await asyncio.sleep(0.05)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(sig)
         for c in clients:
             await asyncio.wait_for(c.wait_closed(), TIMEOUT)
             assert c.close_code == 1001
