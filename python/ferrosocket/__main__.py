@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ping-interval", type=float, default=20.0, help="keepalive ping seconds (0 disables)")
     parser.add_argument("--ping-timeout", type=float, default=20.0, help="seconds to wait for a pong (0: forever)")
     parser.add_argument("--idle-timeout", type=float, default=0.0, help="close idle connections (0 disables)")
+    parser.add_argument("--no-compression", action="store_true", help="refuse permessage-deflate")
+    parser.add_argument("--compression-threshold", type=int, default=0, help="send messages below N bytes plain")
     parser.add_argument("--origin", action="append", help="allowed Origin (repeatable; https://*.example.com ok)")
     parser.add_argument("--ssl-certfile", help="PEM certificate chain: serve wss://")
     parser.add_argument("--ssl-keyfile", help="PEM private key for --ssl-certfile")
@@ -68,6 +70,8 @@ def main(argv: list[str] | None = None) -> None:
         ping_timeout=args.ping_timeout or None,
         idle_timeout=args.idle_timeout or None,
         allowed_origins=tuple(args.origin) if args.origin else None,
+        compression=not args.no_compression,
+        compression_threshold=args.compression_threshold,
     )
     listen: dict[str, object] = {"ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile, "unix": args.uds}
     if args.fd is not None:

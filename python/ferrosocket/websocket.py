@@ -143,14 +143,14 @@ class WebSocket:
 
     # -- sending -----------------------------------------------------------
 
-    async def send_text(self, data: str) -> None:
-        """Send a text message."""
-        if self._c.send_text(data):
+    async def send_text(self, data: str, *, compress: bool = True) -> None:
+        """Send a text message (`compress=False`: never deflate this one)."""
+        if self._c.send_text(data, compress):
             await self._c.wait_send()
 
-    async def send_bytes(self, data: bytes | bytearray | memoryview) -> None:
+    async def send_bytes(self, data: bytes | bytearray | memoryview, *, compress: bool = True) -> None:
         """Send a binary message from any bytes-like object."""
-        if self._c.send_bytes(data):
+        if self._c.send_bytes(data, compress):
             await self._c.wait_send()
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
@@ -225,6 +225,11 @@ class WebSocket:
     def buffered_amount(self) -> int:
         """Bytes queued for the peer and not yet written to the socket."""
         return self._c.buffered_amount
+
+    @property
+    def compression(self) -> str | None:
+        """The agreed permessage-deflate parameters, or None if uncompressed."""
+        return self._c.compression
 
     @property
     def latency(self) -> float | None:

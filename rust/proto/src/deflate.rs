@@ -125,10 +125,14 @@ pub struct DeflateConfig {
     /// zlib memory level 1..=9 (deflate state is about 2^(mem_level+9)
     /// bytes plus the window). Default 8, zlib's own default.
     pub mem_level: u8,
-    /// Messages shorter than this go out uncompressed. Default 64: below
-    /// that, deflate's block overhead (a few bytes) eats most of the gain,
-    /// the frame header stays 2 bytes either way, and the per-call cost of
-    /// the compressor dominates the CPU spent on tiny messages.
+    /// Messages shorter than this go out uncompressed. Default 0: every
+    /// message is compressed once the extension is agreed, as websockets
+    /// and uvicorn do, because with context takeover even a short message
+    /// can shrink to a back-reference into earlier ones, and some clients
+    /// handle a mix of compressed and plain messages badly. Raise it (64 is
+    /// a good value) when CPU matters more than bytes for tiny messages:
+    /// below that size deflate's few bytes of block overhead eat most of
+    /// the gain without context takeover.
     pub threshold: usize,
 }
 
@@ -142,7 +146,7 @@ impl Default for DeflateConfig {
             client_no_context_takeover: false,
             level: 3,
             mem_level: 8,
-            threshold: 64,
+            threshold: 0,
         }
     }
 }
@@ -1276,8 +1280,13 @@ mod tests {
             ..DeflateConfig::default()
         };
         assert_eq!(negotiate(&offers(&["permessage-deflate"]), &disabled), None);
-        assert!(!DeflateConfig::default().should_compress(63));
-        assert!(DeflateConfig::default().should_compress(64));
+        assert!(DeflateConfig::default().should_compress(0));
+        let at_64 = DeflateConfig {
+            threshold: 64,
+            ..DeflateConfig::default()
+        };
+        assert!(!at_64.should_compress(63));
+        assert!(at_64.should_compress(64));
     }
 
     /// Level trade-off on JSON-like messages (run with `--ignored

@@ -203,9 +203,15 @@ impl Connection {
         Ok(())
     }
 
-    fn send(&self, py: Python<'_>, opcode: OpCode, payload: &[u8]) -> PyResult<bool> {
+    fn send(
+        &self,
+        py: Python<'_>,
+        opcode: OpCode,
+        payload: &[u8],
+        compress: bool,
+    ) -> PyResult<bool> {
         self.conn
-            .send(opcode, payload)
+            .send_with(opcode, payload, compress)
             .map_err(|e| errors::to_py(py, e))
     }
 }
@@ -259,24 +265,38 @@ impl Connection {
 
     /// Queue a text frame; `True` means the buffer is above its high-water
     /// mark and the caller should await `wait_send()`.
-    fn send_text(&self, py: Python<'_>, data: &Bound<'_, PyString>) -> PyResult<bool> {
+    /// `compress=False` sends this message uncompressed even when
+    /// permessage-deflate was agreed.
+    #[pyo3(signature = (data, compress=true))]
+    fn send_text(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyString>,
+        compress: bool,
+    ) -> PyResult<bool> {
         let text = data.to_str()?;
-        self.send(py, OpCode::Text, text.as_bytes())
+        self.send(py, OpCode::Text, text.as_bytes(), compress)
     }
 
     /// Queue a binary frame from any bytes-like object.
-    fn send_bytes(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
-        with_bytes(data, |b| self.send(py, OpCode::Binary, b))?
+    #[pyo3(signature = (data, compress=true))]
+    fn send_bytes(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        compress: bool,
+    ) -> PyResult<bool> {
+        with_bytes(data, |b| self.send(py, OpCode::Binary, b, compress))?
     }
 
     /// Queue a ping (payload at most 125 bytes).
     fn ping(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
-        with_bytes(data, |b| self.send(py, OpCode::Ping, b))?
+        with_bytes(data, |b| self.send(py, OpCode::Ping, b, false))?
     }
 
     /// Queue a pong (payload at most 125 bytes).
     fn pong(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
-        with_bytes(data, |b| self.send(py, OpCode::Pong, b))?
+        with_bytes(data, |b| self.send(py, OpCode::Pong, b, false))?
     }
 
     /// A future resolved once the write buffer is at its low-water mark.
@@ -385,6 +405,12 @@ impl Connection {
     fn stats(&self) -> (u64, u64, u64, u64) {
         let s = self.conn.stats();
         (s.messages_in, s.messages_out, s.bytes_in, s.bytes_out)
+    }
+
+    /// The permessage-deflate response header agreed in the handshake, or None.
+    #[getter]
+    fn compression(&self) -> Option<String> {
+        self.conn.deflate_params().map(|p| p.response_header())
     }
 
     /// Whether the connection came over TLS.

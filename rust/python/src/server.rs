@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrosocket::proto::{build_response, HandshakeRequest, HttpLimits};
+use ferrosocket::proto::{build_response, DeflateConfig, HandshakeRequest, HttpLimits};
 use ferrosocket::{
     not_found, refuse_plain_http, App, Conn, Listener, Route, Server, ServerConfig, WebSocketConfig,
 };
@@ -86,7 +86,9 @@ impl NativeServer {
         close_timeout=10.0, handshake_timeout=10.0, max_connections=100_000,
         max_request_line=8192, max_headers_size=16384, max_headers=100,
         ping_interval=Some(20.0), ping_timeout=Some(20.0), idle_timeout=None, write_timeout=30.0,
-        allowed_origins=None, require_origin=false, tls_cert=None, tls_key=None, unix_path=None, fd=None))]
+        allowed_origins=None, require_origin=false, tls_cert=None, tls_key=None, unix_path=None, fd=None,
+        compression=true, compression_level=3, compression_mem_level=8, compression_window_bits=15,
+        compression_threshold=0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -118,7 +120,20 @@ impl NativeServer {
         tls_key: Option<String>,
         unix_path: Option<String>,
         fd: Option<(i32, bool)>,
+        compression: bool,
+        compression_level: u32,
+        compression_mem_level: u8,
+        compression_window_bits: u8,
+        compression_threshold: usize,
     ) -> PyResult<Self> {
+        if compression_level > 9
+            || !(1..=9).contains(&compression_mem_level)
+            || !(9..=15).contains(&compression_window_bits)
+        {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "compression_level must be 0-9, compression_mem_level 1-9 and compression_window_bits 9-15",
+            ));
+        }
         if write_low_water > write_high_water {
             return Err(pyo3::exceptions::PyValueError::new_err(
                 "write_low_water must not exceed write_high_water",
@@ -143,6 +158,14 @@ impl NativeServer {
                     .map(|v| seconds(v, "idle_timeout"))
                     .transpose()?,
                 write_timeout: seconds(write_timeout, "write_timeout")?,
+                deflate: DeflateConfig {
+                    enabled: compression,
+                    level: compression_level,
+                    mem_level: compression_mem_level,
+                    server_max_window_bits: compression_window_bits,
+                    threshold: compression_threshold,
+                    ..DeflateConfig::default()
+                },
             },
             http: HttpLimits {
                 max_request_line,

@@ -4,7 +4,8 @@
 //! line of the benchmarks:
 //!
 //! ```text
-//! cargo run --release -p ferrosocket --example echo -- --host 127.0.0.1 --port 9001 [--threads N]
+//! cargo run --release -p ferrosocket --example echo -- --host 127.0.0.1 --port 9001 \
+//!     [--threads N] [--no-deflate] [--deflate-threshold BYTES]
 //! ```
 
 use ferrosocket::{Message, Router, ServerConfig, WebSocket, WebSocketConfig};
@@ -29,6 +30,7 @@ fn main() -> std::io::Result<()> {
     let mut host = "127.0.0.1".to_owned();
     let mut port = 9001u16;
     let mut threads = 1usize;
+    let mut deflate = ferrosocket::proto::DeflateConfig::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_default();
@@ -36,8 +38,12 @@ fn main() -> std::io::Result<()> {
             "--host" => host = value(),
             "--port" => port = value().parse().unwrap_or(port),
             "--threads" => threads = value().parse().unwrap_or(threads),
+            "--no-deflate" => deflate.enabled = false,
+            "--deflate-threshold" => {
+                deflate.threshold = value().parse().unwrap_or(deflate.threshold)
+            }
             other => {
-                eprintln!("usage: echo [--host H] [--port P] [--threads N] (unknown {other:?})");
+                eprintln!("usage: echo [--host H] [--port P] [--threads N] [--no-deflate] [--deflate-threshold B] (unknown {other:?})");
                 std::process::exit(2);
             }
         }
@@ -46,6 +52,7 @@ fn main() -> std::io::Result<()> {
         websocket: WebSocketConfig {
             max_message_size: 16 << 20,
             max_frame_size: 16 << 20,
+            deflate,
             ..WebSocketConfig::default()
         },
         ..ServerConfig::default()

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use ferrosocket_proto::HttpLimits;
+use ferrosocket_proto::{DeflateConfig, HttpLimits};
 
 /// Per-connection protocol limits and buffering.
 #[derive(Clone, Debug)]
@@ -40,6 +40,11 @@ pub struct WebSocketConfig {
     /// is dropped (close code 1008 for the application), so a client that
     /// never reads cannot hold buffers forever.
     pub write_timeout: Duration,
+    /// permessage-deflate (RFC 7692): offered by browsers on every
+    /// connection and accepted by default. Compression runs on the writer
+    /// task and decompression on the reader task, never on the
+    /// application's thread.
+    pub deflate: DeflateConfig,
 }
 
 impl Default for WebSocketConfig {
@@ -56,6 +61,7 @@ impl Default for WebSocketConfig {
             ping_timeout: Some(Duration::from_secs(20)),
             idle_timeout: None,
             write_timeout: Duration::from_secs(30),
+            deflate: DeflateConfig::default(),
         }
     }
 }

@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use ferrosocket_proto::{
-    build_accept_response, build_response, encode_close, encode_frame, OpCode,
+    build_accept_response, build_response, encode_close, encode_frame, negotiate, DeflateParams,
+    OpCode,
 };
 use tokio::net::TcpStream;
 
@@ -93,6 +94,25 @@ impl Incoming {
     }
 }
 
+/// A frame waiting for the writer task on a compressed connection.
+#[derive(Debug)]
+pub(crate) enum OutItem {
+    /// A data message; `compress` says whether to deflate it.
+    Message {
+        opcode: OpCode,
+        payload: Bytes,
+        compress: bool,
+    },
+    /// An already encoded frame (the close frame).
+    Raw(BytesMut),
+}
+
+/// What the writer takes in one go: encoded bytes first, then queued items.
+pub(crate) struct Outbound {
+    pub(crate) raw: BytesMut,
+    pub(crate) items: Vec<OutItem>,
+}
+
 /// How a connection ends once reading stops.
 #[derive(Clone, Debug)]
 pub(crate) enum Ending {
@@ -130,6 +150,11 @@ struct Inner {
     decision: Decision,
     // Outbound side.
     out: BytesMut,
+    /// With permessage-deflate, data messages (and the close frame, which
+    /// must follow them) wait here for the writer task to compress them.
+    queue: Vec<OutItem>,
+    queued_bytes: usize,
+    deflate: Option<DeflateParams>,
     in_flight: usize,
     owed_pong: Option<Bytes>,
     writer_waker: Option<Waker>,
@@ -230,6 +255,9 @@ impl Conn {
                 reader_waker: None,
                 decision: Decision::Pending,
                 out: BytesMut::new(),
+                queue: Vec::new(),
+                queued_bytes: 0,
+                deflate: None,
                 in_flight: 0,
                 owed_pong: None,
                 writer_waker: None,
@@ -299,7 +327,13 @@ impl Conn {
                 )));
             }
         }
-        let response = build_accept_response(self.request.key(), subprotocol, None, headers);
+        let agreed = if self.config.deflate.enabled {
+            negotiate(&self.request.head().extensions, &self.config.deflate)
+        } else {
+            None
+        };
+        let extension = agreed.as_ref().map(|(_, header)| header.as_str());
+        let response = build_accept_response(self.request.key(), subprotocol, extension, headers);
         let mut wakes = Wakes::default();
         {
             let mut inner = self.lock();
@@ -308,6 +342,7 @@ impl Conn {
             }
             inner.decision = Decision::Accepted;
             inner.out.extend_from_slice(&response);
+            inner.deflate = agreed.map(|(params, _)| params);
             self.set_state(State::Open);
             wakes.add(inner.reader_waker.take());
             wakes.add(self.flush(&mut inner));
@@ -474,7 +509,11 @@ impl Conn {
     /// safe because the writer only takes the buffer under this same lock.
     /// Whatever the socket does not take now is left to the writer.
     fn flush(&self, inner: &mut Inner) -> Option<Waker> {
-        if inner.writer_idle && inner.in_flight == 0 && !inner.out.is_empty() {
+        if inner.writer_idle
+            && inner.in_flight == 0
+            && !inner.out.is_empty()
+            && inner.queue.is_empty()
+        {
             if let Some(socket) = self.direct.get() {
                 if let Ok(n) = socket.try_write(&inner.out) {
                     inner.out.advance(n);
@@ -497,7 +536,23 @@ impl Conn {
     }
 
     fn buffered(inner: &Inner) -> usize {
-        inner.out.len() + inner.in_flight
+        inner.out.len() + inner.queued_bytes + inner.in_flight
+    }
+
+    /// The permessage-deflate parameters agreed in the handshake, if any.
+    pub fn deflate_params(&self) -> Option<DeflateParams> {
+        self.lock().deflate
+    }
+
+    /// Queue a close frame behind every data message already sent.
+    fn push_close(inner: &mut Inner, code: Option<u16>, reason: &str) {
+        if inner.deflate.is_some() {
+            let mut frame = BytesMut::new();
+            encode_close(&mut frame, code, reason);
+            inner.queue.push(OutItem::Raw(frame));
+        } else {
+            encode_close(&mut inner.out, code, reason);
+        }
     }
 
     fn check_sendable(&self, inner: &Inner) -> Result<(), WebSocketError> {
@@ -518,6 +573,17 @@ impl Conn {
     /// when the buffer is now above the high-water mark, so the caller should
     /// wait with [`Conn::poll_send_ready`] before sending more.
     pub fn send(&self, opcode: OpCode, payload: &[u8]) -> Result<bool, WebSocketError> {
+        self.send_with(opcode, payload, true)
+    }
+
+    /// [`Conn::send`], choosing per message whether a data frame may be
+    /// compressed (only matters when permessage-deflate was agreed).
+    pub fn send_with(
+        &self,
+        opcode: OpCode,
+        payload: &[u8],
+        compress: bool,
+    ) -> Result<bool, WebSocketError> {
         if matches!(opcode, OpCode::Ping | OpCode::Pong) && payload.len() > 125 {
             return Err(WebSocketError::Io(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -529,8 +595,19 @@ impl Conn {
         {
             let mut inner = self.lock();
             self.check_sendable(&inner)?;
-            encode_frame(&mut inner.out, opcode, payload, true);
-            if matches!(opcode, OpCode::Text | OpCode::Binary) {
+            let data = matches!(opcode, OpCode::Text | OpCode::Binary);
+            if data && inner.deflate.is_some() {
+                let compress = compress && self.config.deflate.should_compress(payload.len());
+                inner.queue.push(OutItem::Message {
+                    opcode,
+                    payload: Bytes::copy_from_slice(payload),
+                    compress,
+                });
+                inner.queued_bytes += payload.len();
+            } else {
+                encode_frame(&mut inner.out, opcode, payload, true);
+            }
+            if data {
                 inner.stats.messages_out += 1;
                 inner.stats.bytes_out += payload.len() as u64;
             }
@@ -591,7 +668,7 @@ impl Conn {
             if inner.close_sent || inner.finish {
                 return Ok(());
             }
-            encode_close(&mut inner.out, Some(code), reason);
+            Self::push_close(&mut inner, Some(code), reason);
             inner.close_sent = true;
             inner.close_sent_at = Some(Instant::now());
             if inner.closed.is_none() {
@@ -737,7 +814,7 @@ impl Conn {
                 inner.deferred = None;
                 if !inner.close_sent && !inner.finish {
                     // Echo the peer's code (RFC 6455 §5.5.1), or none if it sent none.
-                    encode_close(&mut inner.out, code, "");
+                    Self::push_close(inner, code, "");
                     inner.close_sent = true;
                 }
                 let seen = (code.unwrap_or(1005), reason);
@@ -755,7 +832,7 @@ impl Conn {
     fn fail_locked(&self, inner: &mut Inner, wakes: &mut Wakes, code: u16, reason: &str) {
         inner.deferred = None;
         if !inner.close_sent && !inner.finish {
-            encode_close(&mut inner.out, Some(code), "");
+            Self::push_close(inner, Some(code), "");
             inner.close_sent = true;
         }
         if inner.closed.is_none() {
@@ -862,16 +939,18 @@ impl Conn {
 
     /// Take everything buffered, or `None` once the connection is finished and
     /// flushed (the writer then shuts the socket down).
-    pub(crate) fn poll_take_outbound(&self, cx: &mut Context<'_>) -> Poll<Option<BytesMut>> {
+    pub(crate) fn poll_take_outbound(&self, cx: &mut Context<'_>) -> Poll<Option<Outbound>> {
         let mut inner = self.lock();
         let inner = &mut *inner;
         if let Some(pong) = inner.owed_pong.take() {
             encode_frame(&mut inner.out, OpCode::Pong, &pong, true);
         }
-        if !inner.out.is_empty() {
-            let chunk = inner.out.split();
-            inner.in_flight = chunk.len();
-            return Poll::Ready(Some(chunk));
+        if !inner.out.is_empty() || !inner.queue.is_empty() {
+            let raw = inner.out.split();
+            let items = std::mem::take(&mut inner.queue);
+            inner.in_flight = raw.len() + inner.queued_bytes;
+            inner.queued_bytes = 0;
+            return Poll::Ready(Some(Outbound { raw, items }));
         }
         inner.in_flight = 0;
         if inner.finish {

@@ -22,12 +22,12 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use ferrosocket_proto::{Decoder, DecoderConfig, Event};
+use ferrosocket_proto::{encode_frame, Decoder, DecoderConfig, Deflater, Event, Inflater};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 
-use crate::conn::{Conn, Decision, Ending, Incoming};
+use crate::conn::{Conn, Decision, Ending, Incoming, OutItem, Outbound};
 
 const MIN_READ: usize = 4096;
 const MAX_READ: usize = 256 << 10;
@@ -203,10 +203,14 @@ enum Wake {
 
 async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
     let cfg = conn.config();
-    let mut decoder = Decoder::new(DecoderConfig {
+    let limits = DecoderConfig {
         max_frame_size: cfg.max_frame_size,
         max_message_size: cfg.max_message_size,
-    });
+    };
+    let mut decoder = match conn.deflate_params() {
+        Some(params) => Decoder::with_deflate(limits, Inflater::new(params)),
+        None => Decoder::new(limits),
+    };
     let mut read_size = MIN_READ;
     let mut last_read = Instant::now();
     let mut last_ping = Instant::now();
@@ -347,7 +351,37 @@ async fn linger<R: ReadHalf>(mut rd: R, limit: std::time::Duration) {
 
 async fn write_loop<W: WriteHalf>(conn: Arc<Conn>, mut wr: W) {
     let stall = conn.config().write_timeout;
-    'chunks: while let Some(chunk) = poll_fn(|cx| conn.poll_take_outbound(cx)).await {
+    let mut deflater: Option<Deflater> = None;
+    'chunks: while let Some(Outbound { raw, items }) =
+        poll_fn(|cx| conn.poll_take_outbound(cx)).await
+    {
+        // Compressed connections: encode (and deflate) the queued messages
+        // here, on the writer task, after the bytes that were already encoded.
+        let chunk = if items.is_empty() {
+            raw
+        } else {
+            let mut chunk = raw;
+            for item in items {
+                match item {
+                    OutItem::Raw(frame) => chunk.extend_from_slice(&frame),
+                    OutItem::Message {
+                        opcode,
+                        payload,
+                        compress: true,
+                    } => {
+                        let deflate = &conn.config().deflate;
+                        let deflater = deflater.get_or_insert_with(|| {
+                            deflate.deflater(conn.deflate_params().unwrap_or_default())
+                        });
+                        deflater.encode_message(&mut chunk, opcode, &payload);
+                    }
+                    OutItem::Message {
+                        opcode, payload, ..
+                    } => encode_frame(&mut chunk, opcode, &payload, true),
+                }
+            }
+            chunk
+        };
         let mut written = 0;
         while written < chunk.len() {
             match timeout(stall, wr.write_some(&chunk[written..])).await {
