@@ -114,14 +114,6 @@ async def fill(ws, chunk: bytes) -> None:
         await ws.send_bytes(chunk)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="write_timeout: the connection turns CLOSED with 1008 after write_timeout, but a send_*() "
-    "already waiting above the high-water mark is only released (WebSocketDisconnect 1008) when the "
-    "socket is finally released, close_timeout later (the reader lingers for the peer's FIN before "
-    "on_io_done wakes senders); observed 0.3 s + close_timeout (2.3 s with close_timeout=2, 5.3 s with 5), "
-    "so with the defaults a handler stays stuck in send for 30 + 10 s",
-)
 async def test_write_timeout_releases_a_waiting_sender(serve, raw):
     async def handler(ws):
         await ws.accept()

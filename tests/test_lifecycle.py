@@ -300,13 +300,6 @@ async def test_disconnect_escaping_the_handler_is_not_an_error(serve, caplog):
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a task still awaiting receive()/async for/wait_closed() on a WebSocket whose handler has "
-    "returned never wakes, although ws.state is CLOSED: Server._run() calls Hub.release() as the handler "
-    "ends, so the hub drops the Connection and ignores its later wake tokens (the client's close reply, "
-    "the socket release); the awaiting futures are never resolved",
-)
 async def test_tasks_outliving_the_handler_see_the_close(serve):
     spawned = {}
 

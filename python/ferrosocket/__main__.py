@@ -1,12 +1,15 @@
 """Command line: ``python -m ferrosocket [module:app] [--host H] [--port P]``.
 
 With no app it serves the built-in demo: a chat page at ``/``, the chat
-WebSocket at ``/chat`` and an echo at ``/echo``.
+WebSocket at ``/chat`` and an echo at ``/echo``. Every `WebSocketConfig`
+setting has a flag of the same name (``max_message_size`` is
+``--max-message-size``), generated from the dataclass so the two never drift.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import socket
 import sys
@@ -14,6 +17,9 @@ from typing import Any
 
 from .config import WebSocketConfig
 from .server import run
+
+# Settings whose value None means "off"; on the command line 0 says that.
+_OFF_IS_ZERO = {"ping_interval", "ping_timeout", "idle_timeout"}
 
 
 def load_app(spec: str) -> Any:
@@ -33,6 +39,35 @@ def load_app(spec: str) -> Any:
     return target
 
 
+def _config_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (WebSocketConfig; defaults in brackets)")
+    for field in dataclasses.fields(WebSocketConfig):
+        flag = "--" + field.name.replace("_", "-")
+        default = field.default
+        if field.name == "allowed_origins":
+            group.add_argument(
+                "--origin", action="append", dest="allowed_origins", help="allowed Origin, repeatable (https://*.x.com)"
+            )
+        elif isinstance(default, bool):
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=f"[{default}]")
+        elif field.name in _OFF_IS_ZERO:
+            group.add_argument(flag, type=float, default=default or 0.0, help=f"seconds, 0 disables [{default}]")
+        else:
+            group.add_argument(flag, type=type(default), default=default, help=f"[{default}]")
+
+
+def config_from_args(args: argparse.Namespace) -> WebSocketConfig:
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(WebSocketConfig):
+        value = getattr(args, field.name)
+        if field.name in _OFF_IS_ZERO:
+            value = value or None
+        elif field.name == "allowed_origins" and value is not None:
+            value = tuple(value)
+        values[field.name] = value
+    return WebSocketConfig(**values)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ferrosocket", description=__doc__.splitlines()[0])
     parser.add_argument("app", nargs="?", help="module:handler or module:routes (default: the built-in demo)")
@@ -40,19 +75,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8765, help="port to bind (default 8765; 0 picks one)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"], help="event loop")
-    parser.add_argument("--threads", type=int, default=1, help="tokio I/O threads (default 1)")
-    parser.add_argument("--max-message-size", type=int, default=WebSocketConfig.max_message_size)
-    parser.add_argument("--max-connections", type=int, default=WebSocketConfig.max_connections)
-    parser.add_argument("--ping-interval", type=float, default=20.0, help="keepalive ping seconds (0 disables)")
-    parser.add_argument("--ping-timeout", type=float, default=20.0, help="seconds to wait for a pong (0: forever)")
-    parser.add_argument("--idle-timeout", type=float, default=0.0, help="close idle connections (0 disables)")
-    parser.add_argument("--no-compression", action="store_true", help="refuse permessage-deflate")
-    parser.add_argument("--compression-threshold", type=int, default=0, help="send messages below N bytes plain")
-    parser.add_argument("--origin", action="append", help="allowed Origin (repeatable; https://*.example.com ok)")
     parser.add_argument("--ssl-certfile", help="PEM certificate chain: serve wss://")
     parser.add_argument("--ssl-keyfile", help="PEM private key for --ssl-certfile")
     parser.add_argument("--uds", help="listen on this Unix domain socket path instead of host:port")
     parser.add_argument("--fd", type=int, help="serve on this already listening socket descriptor (systemd)")
+    _config_flags(parser)
     args = parser.parse_args(argv)
 
     sys.path.insert(0, ".")
@@ -62,18 +89,11 @@ def main(argv: list[str] | None = None) -> None:
         app = demo
     else:
         app = load_app(args.app)
-    config = WebSocketConfig(
-        threads=args.threads,
-        max_message_size=args.max_message_size,
-        max_connections=args.max_connections,
-        ping_interval=args.ping_interval or None,
-        ping_timeout=args.ping_timeout or None,
-        idle_timeout=args.idle_timeout or None,
-        allowed_origins=tuple(args.origin) if args.origin else None,
-        compression=not args.no_compression,
-        compression_threshold=args.compression_threshold,
-    )
-    listen: dict[str, object] = {"ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile, "unix": args.uds}
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    listen: dict[str, Any] = {"ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile, "unix": args.uds}
     if args.fd is not None:
         listen["sock"] = socket.socket(fileno=args.fd)
     run(app, args.host, args.port, config=config, log_level=args.log_level, loop=args.loop, **listen)

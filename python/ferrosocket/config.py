@@ -53,7 +53,8 @@ class WebSocketConfig:
     #: Seconds an unanswered ping may wait before the peer is declared gone
     #: and the connection is closed with 1011; None never gives up.
     ping_timeout: float | None = 20.0
-    #: Close (1001) connections that received nothing for this many seconds.
+    #: Close (1001) connections that received no data message for this many
+    #: seconds (pings and pongs do not count).
     idle_timeout: float | None = None
     #: Seconds a peer may take no bytes while data waits for it; then it is
     #: dropped and the handler sees close code 1008.

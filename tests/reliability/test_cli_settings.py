@@ -137,13 +137,6 @@ def _cli_help() -> str:
 ALIASES = {"allowed_origins": "--origin"}
 
 
-@pytest.mark.xfail(
-    reason="BUG: issue 6 requires every setting to be exposed in the CLI, but `python -m ferrosocket --help` "
-    "has no flag for max_frame_size, max_queue, max_queue_bytes, write_high_water, write_low_water, "
-    "close_timeout, handshake_timeout, max_request_line, max_headers_size, max_headers, shutdown_timeout, "
-    "write_timeout or require_origin (__main__.py builds WebSocketConfig from 8 flags only)",
-    strict=True,
-)
 def test_every_config_field_has_a_cli_flag():
     help_text = _cli_help()
     missing = []

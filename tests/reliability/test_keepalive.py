@@ -172,14 +172,6 @@ async def test_keepalive_disabled_sends_no_pings(serve, raw, held):
     assert ws.latency is None
 
 
-@pytest.mark.xfail(
-    reason="BUG: keepalive stops while the inbound queue is full: io.rs read_loop awaits "
-    "conn.poll_reader_resume() (no timers) once max_queue/max_queue_bytes is reached, so no ping is sent and "
-    "ping_timeout never fires; a push-only handler (never calls receive) whose client has sent >= max_queue "
-    "messages and then died is never closed with 1011 (observed: no ping, no close, wait_closed pending "
-    "after 4 s with ping_interval=0.2, ping_timeout=0.3, max_queue=4)",
-    strict=True,
-)
 async def test_keepalive_still_runs_when_the_handler_does_not_receive(serve, raw):
     outcome, _ = _sender()  # only sends, never receives
     server = await serve(

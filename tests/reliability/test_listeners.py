@@ -130,13 +130,6 @@ async def test_cli_serves_on_an_inherited_descriptor():
             await process.wait()
 
 
-@pytest.mark.xfail(
-    reason="BUG: serve(unix=path) leaves the socket file behind after close()/wait_closed(), and binding "
-    "fails with 'OSError: Address already in use (os error 98)' when the path exists, so restarting a server "
-    "(or `python -m ferrosocket --uds PATH` under systemd/supervisor, or after a crash) on the same path fails "
-    "until someone deletes the file; asyncio's create_unix_server (and uvicorn --uds) replace a stale socket",
-    strict=True,
-)
 async def test_restart_on_the_same_unix_path(sock_path):
     async with ferrosocket.serve({"/echo": echo}, unix=sock_path, config=fast_config()):
         await _unix_echo_websockets(sock_path)

@@ -11,7 +11,6 @@ import re
 import socket
 
 import ferrosocket
-import pytest
 from rawws import RawClient
 from relsupport import TIMEOUT, echo_ok, raw_request, request_bytes
 from support import echo, fast_config
@@ -188,14 +187,6 @@ async def test_shutting_down_refusal_is_counted():
         await asyncio.wait_for(server.wait_closed(), TIMEOUT)
 
 
-@pytest.mark.xfail(
-    reason="BUG: a plain HTTP request (no Upgrade) to a WebSocket route gets 426 but is neither counted "
-    "in stats()['handshakes_refused']['plain_http'] nor logged: both App.route impls (PyApp in "
-    "rust/python/src/server.rs and Router) return Route::Respond(refuse_plain_http()) themselves, and "
-    "serve_stream only calls refuse(..., 'plain_http', ...) when route() returns Route::Upgrade for a "
-    "plain request, so the 'plain_http' counter can never move",
-    strict=True,
-)
 async def test_plain_http_to_a_websocket_route_is_counted_and_logged(serve, caplog):
     caplog.set_level(logging.INFO, logger="ferrosocket")
     server = await serve({"/echo": echo})

@@ -9,7 +9,6 @@ import asyncio
 import socket
 import time
 
-import pytest
 from ferrosocket import WebSocketDisconnect
 from rawws import CLOSE, TEXT
 from relsupport import TIMEOUT, EchoProbe, echo_ok, slowloris
@@ -136,14 +135,6 @@ async def test_close_frame_after_idle_close_is_not_needed_for_cleanup(serve, raw
     await echo_ok(server.port)
 
 
-@pytest.mark.xfail(
-    reason="BUG: idle_timeout never fires for a client whose stack answers keepalive pings (every browser "
-    "and websockets/aiohttp client) whenever ping_interval < idle_timeout, e.g. the defaults ping_interval=20 "
-    "with idle_timeout=60: io.rs read_loop resets last_read on every socket read, so the pongs to our own "
-    "keepalive pings count as activity and the setting is inert; it should count data messages (or at least "
-    "frames other than pongs to our pings)",
-    strict=True,
-)
 async def test_idle_timeout_applies_to_a_client_that_only_answers_keepalive_pings(serve):
     idle = 0.6
     server = await serve({"/echo": echo}, fast_config(idle_timeout=idle, ping_interval=0.2, ping_timeout=0.5))

@@ -176,14 +176,6 @@ async def test_wss_peer_that_never_reads_blocks_sends_and_others_are_served(tls_
         await server.wait_closed()
 
 
-@pytest.mark.xfail(
-    reason="BUG: write_timeout never fires over TLS: in io.rs write_loop only `wr.write()` is under "
-    "timeout(write_timeout); with tokio-rustls write() just fills rustls's buffer and returns, and the "
-    "following `wr.flush().await` (no timeout) waits forever for a peer that does not read, so the "
-    "connection stays OPEN and the handler's send pending indefinitely (observed: still OPEN after 10 s "
-    "with write_timeout=1, 3 MB in the socket's Send-Q); only keepalive (1011), if enabled, ends it",
-    strict=True,
-)
 @pytest.mark.parametrize("ca", ["ecdsa"], indirect=True)
 async def test_wss_peer_that_never_reads_is_dropped_with_1008_after_write_timeout(tls_files, ca):
     write_timeout, close_timeout = 1.0, 1.0

@@ -71,6 +71,9 @@ pub struct Connection {
     recv_future: Option<Py<PyAny>>,
     send_futures: Vec<Py<PyAny>>,
     closed_futures: Vec<Py<PyAny>>,
+    /// The handler is done; the hub forgets this connection once its socket
+    /// is closed (tasks the handler left behind still get their wake-ups).
+    pub(crate) released: bool,
 }
 
 fn text_str<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyString> {
@@ -99,6 +102,7 @@ impl Connection {
             recv_future: None,
             send_futures: Vec::new(),
             closed_futures: Vec::new(),
+            released: false,
         }
     }
 
@@ -155,6 +159,19 @@ impl Connection {
             }
         }
         Ok(())
+    }
+
+    /// The handler finished. Returns `true` when the socket is already closed
+    /// (the hub can forget the connection now); otherwise the hub is woken
+    /// with a `Closed` wake when it is.
+    pub fn release(&mut self) -> bool {
+        self.released = true;
+        self.conn.poll_closed(&self.closed_waker).is_ready()
+    }
+
+    /// Whether the hub may forget this connection.
+    pub fn forgettable(&self) -> bool {
+        self.released && self.conn.poll_closed(&self.closed_waker).is_ready()
     }
 
     /// Called by the hub's drain on the loop thread for a wake of `kind`.

@@ -15,7 +15,7 @@ use ferrosocket::Conn;
 use pyo3::prelude::*;
 
 use crate::connection::Connection;
-use crate::signal::{untoken, Signal};
+use crate::signal::{untoken, Kind, Signal};
 
 /// The loop side of the bridge for one server.
 #[pyclass(module = "ferrosocket._native")]
@@ -64,9 +64,16 @@ impl Hub {
         self.conns.len()
     }
 
-    /// Forget a connection whose handler has finished.
-    fn release(&mut self, id: u64) {
-        self.conns.remove(&id);
+    /// The handler of connection `id` finished: forget the connection once
+    /// its socket is closed, so tasks it left waiting still wake up.
+    fn release(&mut self, py: Python<'_>, id: u64) {
+        let closed = match self.conns.get(&id) {
+            Some(conn) => conn.borrow_mut(py).release(),
+            None => return,
+        };
+        if closed {
+            self.conns.remove(&id);
+        }
     }
 
     /// The `add_reader` callback: process every wake posted since the last call.
@@ -102,6 +109,9 @@ impl Hub {
             if let Some(conn) = conn {
                 if let Err(err) = conn.borrow_mut(py).resolve(py, kind) {
                     err.write_unraisable(py, None);
+                }
+                if kind == Kind::Closed && conn.borrow(py).forgettable() {
+                    slf.borrow_mut().conns.remove(&id);
                 }
             }
         }

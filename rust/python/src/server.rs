@@ -65,6 +65,8 @@ type Page = (u16, Vec<(String, String)>, Vec<u8>);
 pub struct NativeServer {
     runtime: Option<tokio::runtime::Runtime>,
     server: Server,
+    /// The Unix socket file we created, removed again at shutdown.
+    unix_path: Option<String>,
 }
 
 fn seconds(value: f64, name: &str) -> PyResult<Duration> {
@@ -196,6 +198,11 @@ impl NativeServer {
             signal: hub.borrow().signal.clone(),
         });
         let host = host.to_owned();
+        let socket_file = if fd.is_none() {
+            unix_path.clone()
+        } else {
+            None
+        };
         py.detach(move || {
             let listener = bind(&host, port, unix_path.as_deref(), fd)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -214,6 +221,7 @@ impl NativeServer {
             Ok(NativeServer {
                 runtime: Some(runtime),
                 server,
+                unix_path: socket_file,
             })
         })
         .map_err(|e: std::io::Error| PyErr::from(e))
@@ -274,6 +282,7 @@ impl NativeServer {
             .take()
             .ok_or_else(|| PyRuntimeError::new_err("the server is already shut down"))?;
         py.detach(move || runtime.shutdown_timeout(Duration::from_secs(1)));
+        self.release();
         Ok(())
     }
 }
@@ -305,6 +314,7 @@ fn bind(
             StdListener::Tcp(unsafe { std::net::TcpListener::from_raw_fd(raw) })
         }
     } else if let Some(path) = unix_path {
+        remove_stale_socket(path);
         StdListener::Unix(std::os::unix::net::UnixListener::bind(path)?)
     } else {
         StdListener::Tcp(std::net::TcpListener::bind((host, port))?)
@@ -316,10 +326,30 @@ fn bind(
     Ok(listener)
 }
 
-impl Drop for NativeServer {
-    fn drop(&mut self) {
+/// A socket file left by a previous run (nobody accepts on it) is removed so
+/// a restarted service can bind again; any other file is left alone and the
+/// bind reports it.
+fn remove_stale_socket(path: &str) {
+    use std::os::unix::fs::FileTypeExt;
+    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
+    if is_socket && std::os::unix::net::UnixStream::connect(path).is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+impl NativeServer {
+    fn release(&mut self) {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+        if let Some(path) = self.unix_path.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Drop for NativeServer {
+    fn drop(&mut self) {
+        self.release();
     }
 }

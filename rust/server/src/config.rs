@@ -34,7 +34,8 @@ pub struct WebSocketConfig {
     /// A ping unanswered for this long means the peer is gone: the
     /// connection closes with 1011.
     pub ping_timeout: Option<Duration>,
-    /// Close (1001) a connection that has received nothing for this long.
+    /// Close (1001) a connection that has received no data message for this
+    /// long (pings and pongs do not count, so keepalive does not defeat it).
     pub idle_timeout: Option<Duration>,
     /// A peer that accepts no bytes for this long while we have data for it
     /// is dropped (close code 1008 for the application), so a client that

@@ -624,7 +624,7 @@ impl Conn {
     /// connection is gone, which is reported as an error).
     pub fn poll_send_ready(&self, waker: &Waker) -> Poll<Result<(), WebSocketError>> {
         let mut inner = self.lock();
-        if inner.io_done {
+        if inner.io_done || inner.abort {
             let (code, reason) = inner.closed.clone().unwrap_or((1006, String::new()));
             if Self::buffered(&inner) > 0 {
                 return Poll::Ready(Err(WebSocketError::ConnectionClosed(
@@ -923,6 +923,8 @@ impl Conn {
 
     /// The peer stopped answering pings (or stopped reading): close with
     /// `code` at once, without waiting for a close handshake it cannot do.
+    /// The reader stops at once (no lingering for a FIN that will not come)
+    /// and senders waiting for buffer room learn it now, not at socket close.
     pub(crate) fn abandon(&self, code: u16, reason: &str) {
         let mut wakes = Wakes::default();
         {
@@ -931,6 +933,8 @@ impl Conn {
                 .closed
                 .get_or_insert_with(|| (code, reason.to_owned()));
             self.fail_locked(&mut inner, &mut wakes, code, reason);
+            inner.abort = true;
+            wakes.add_all(&mut inner.send_wakers);
         }
         wakes.wake();
     }
@@ -1010,6 +1014,7 @@ impl Conn {
             }
             let seen = inner.closed.clone().unwrap_or((1006, String::new()));
             self.finish_locked(&mut inner, &mut wakes, seen);
+            wakes.add_all(&mut inner.send_wakers);
         }
         wakes.wake();
     }

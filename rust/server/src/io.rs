@@ -197,6 +197,7 @@ enum ReadEnd {
 /// What interrupted a read.
 enum Wake {
     Read(std::io::Result<usize>),
+    Resume,
     Closing,
     Timer,
 }
@@ -212,36 +213,36 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
         None => Decoder::new(limits),
     };
     let mut read_size = MIN_READ;
-    let mut last_read = Instant::now();
+    // Idle means no data message: pings and pongs (our own keepalive's
+    // answers included) do not keep a connection alive.
+    let mut last_data = Instant::now();
     let mut last_ping = Instant::now();
+    // The inbound queue is full: stop reading (TCP flow control reaches the
+    // client) but keep the timers running.
+    let mut paused = false;
     let end = 'outer: loop {
-        loop {
+        while !paused {
             match decoder.decode(&mut buf) {
-                Ok(Some(event)) => {
-                    let full = match event {
-                        Event::Text(b) => conn.on_message(Incoming::Text(b)),
-                        Event::Binary(b) => conn.on_message(Incoming::Binary(b)),
-                        Event::Ping(p) => {
-                            conn.on_ping(p);
-                            false
-                        }
-                        Event::Pong(p) => {
-                            conn.on_pong(&p);
-                            false
-                        }
-                        Event::Close(frame) => {
-                            let ending = match frame {
-                                Some(f) => Ending::PeerClosed(Some(f.code), f.reason),
-                                None => Ending::PeerClosed(None, String::new()),
-                            };
-                            end_after_queue(conn, ending).await;
-                            break 'outer ReadEnd::Linger;
-                        }
-                    };
-                    if full {
-                        poll_fn(|cx| conn.poll_reader_resume(cx)).await;
+                Ok(Some(event)) => match event {
+                    Event::Text(b) => {
+                        last_data = Instant::now();
+                        paused = conn.on_message(Incoming::Text(b));
                     }
-                }
+                    Event::Binary(b) => {
+                        last_data = Instant::now();
+                        paused = conn.on_message(Incoming::Binary(b));
+                    }
+                    Event::Ping(p) => conn.on_ping(p),
+                    Event::Pong(p) => conn.on_pong(&p),
+                    Event::Close(frame) => {
+                        let ending = match frame {
+                            Some(f) => Ending::PeerClosed(Some(f.code), f.reason),
+                            None => Ending::PeerClosed(None, String::new()),
+                        };
+                        end_after_queue(conn, ending).await;
+                        break 'outer ReadEnd::Linger;
+                    }
+                },
                 Ok(None) => break,
                 Err(err) => {
                     end_after_queue(conn, Ending::Failed(err.close_code(), err.to_string())).await;
@@ -252,7 +253,7 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
         if conn.is_finishing() {
             break ReadEnd::Linger;
         }
-        if buf.capacity() - buf.len() < read_size / 2 {
+        if !paused && buf.capacity() - buf.len() < read_size / 2 {
             buf.reserve(read_size);
         }
         // The next timer: the close timeout once our close is out, else the
@@ -266,7 +267,7 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
                     (None, Some(interval), _) => Some(last_ping + interval),
                     _ => None,
                 };
-                let idle = cfg.idle_timeout.map(|t| last_read + t);
+                let idle = cfg.idle_timeout.filter(|_| !paused).map(|t| last_data + t);
                 match (ping, idle) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -275,8 +276,9 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
         };
         let wake = tokio::select! {
             _ = poll_fn(|cx| conn.poll_aborted(cx)) => break ReadEnd::Gone,
-            r = rd.read_into(&mut buf) => Wake::Read(r),
-            _ = poll_fn(|cx| conn.poll_closing(cx)), if close_deadline.is_none() => Wake::Closing,
+            r = rd.read_into(&mut buf), if !paused => Wake::Read(r),
+            _ = poll_fn(|cx| conn.poll_reader_resume(cx)), if paused => Wake::Resume,
+            _ = poll_fn(|cx| conn.poll_closing(cx)), if close_deadline.is_none() && !paused => Wake::Closing,
             _ = sleep_until(timer.unwrap_or_else(Instant::now)), if timer.is_some() => Wake::Timer,
         };
         match wake {
@@ -285,10 +287,13 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
                 break ReadEnd::Gone;
             }
             Wake::Read(Ok(n)) => {
-                last_read = Instant::now();
                 if n >= read_size && read_size < MAX_READ {
                     read_size *= 2;
                 }
+            }
+            Wake::Resume => {
+                paused = false;
+                last_data = Instant::now();
             }
             Wake::Closing => {}
             Wake::Timer => {
@@ -297,7 +302,7 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
                     conn.on_abnormal();
                     break ReadEnd::Gone;
                 }
-                if cfg.idle_timeout.is_some_and(|t| now >= last_read + t) {
+                if !paused && cfg.idle_timeout.is_some_and(|t| now >= last_data + t) {
                     let _ = conn.close(1001, "idle timeout");
                     continue;
                 }
@@ -397,10 +402,18 @@ async fn write_loop<W: WriteHalf>(conn: Arc<Conn>, mut wr: W) {
                 }
             }
         }
-        // TLS keeps records in its own buffer until flushed; TCP's flush is free.
-        if wr.flush().await.is_err() {
-            conn.on_abnormal();
-            break;
+        // TLS keeps records in its own buffer until flushed (TCP's flush is
+        // free): the flush is where a TLS peer that stopped reading stalls us.
+        match timeout(stall, wr.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                conn.on_abnormal();
+                break;
+            }
+            Err(_) => {
+                conn.abandon(1008, "peer stopped reading");
+                break;
+            }
         }
         conn.wrote(chunk);
     }

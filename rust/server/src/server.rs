@@ -392,19 +392,22 @@ async fn serve_stream<T: Transport>(
         ParsedRequest::Http(request) => {
             let response = match shared.app.route(&request, false) {
                 Route::Respond(response) => response,
-                Route::Upgrade => {
-                    shared.refuse(
-                        peer,
-                        "plain_http",
-                        426,
-                        "plain HTTP request to a WebSocket endpoint",
-                    );
-                    match refuse_plain_http() {
-                        Route::Respond(response) => response,
-                        Route::Upgrade => unreachable!("refuse_plain_http always responds"),
-                    }
-                }
+                Route::Upgrade => match refuse_plain_http() {
+                    Route::Respond(response) => response,
+                    Route::Upgrade => unreachable!("refuse_plain_http always responds"),
+                },
             };
+            let path = request.path();
+            match status_of(&response) {
+                426 => shared.refuse(
+                    peer,
+                    "plain_http",
+                    426,
+                    &format!("plain HTTP request for {path}"),
+                ),
+                404 => shared.refuse(peer, "not_found", 404, &format!("nothing at {path}")),
+                _ => {}
+            }
             return respond(stream, &response).await;
         }
         ParsedRequest::Upgrade(request) => request,
