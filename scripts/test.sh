@@ -17,6 +17,20 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "Rust tests (unit, RFC vectors, proptests, fuzz bodies, integration)"
 cargo test --workspace --exclude ferrosocket-python --quiet
 
+step "fuzz the frame decoder and handshake parser (${FUZZ_SECONDS:-20} s each)"
+command -v cargo-fuzz >/dev/null || cargo install --quiet --locked cargo-fuzz
+for target in decode_frames parse_handshake; do
+  log=$(mktemp)
+  if ! (cd rust/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir . "$target" -- \
+        -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=1) >"$log" 2>&1; then
+    tail -n 40 "$log"
+    echo "fuzz target $target failed" >&2
+    exit 1
+  fi
+  grep -E "stat::number_of_executed_units" "$log" | sed "s/^/  $target: /"
+  rm -f "$log"
+done
+
 step "ruff / stubtest"
 ruff check python tests scripts bench
 ruff format --check python tests scripts bench

@@ -23,6 +23,7 @@ use ferrosocket::proto::OpCode;
 use ferrosocket::{Conn, Incoming};
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyRuntimeError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
@@ -147,7 +148,7 @@ impl Connection {
 
     fn check_no_waiter(&mut self, py: Python<'_>) -> PyResult<()> {
         if let Some(fut) = &self.recv_future {
-            if fut.bind(py).call_method0("done")?.is_truthy()? {
+            if fut.bind(py).call_method0(intern!(py, "done"))?.is_truthy()? {
                 // The waiting receive() was cancelled; its wait is over.
                 self.recv_future = None;
                 self.conn.clear_recv_waker();
@@ -180,8 +181,8 @@ impl Connection {
             Kind::Recv => {
                 if let Some(fut) = self.recv_future.take() {
                     let fut = fut.bind(py);
-                    if !fut.call_method0("done")?.is_truthy()? {
-                        fut.call_method1("set_result", (py.None(),))?;
+                    if !fut.call_method0(intern!(py, "done"))?.is_truthy()? {
+                        fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
                     }
                 }
             }
@@ -195,12 +196,12 @@ impl Connection {
                         let err = result.err().map(|e| errors::to_py(py, e));
                         for fut in self.send_futures.drain(..) {
                             let fut = fut.bind(py);
-                            if fut.call_method0("done")?.is_truthy()? {
+                            if fut.call_method0(intern!(py, "done"))?.is_truthy()? {
                                 continue;
                             }
                             match &err {
-                                None => fut.call_method1("set_result", (py.None(),))?,
-                                Some(e) => fut.call_method1("set_exception", (e.value(py),))?,
+                                None => fut.call_method1(intern!(py, "set_result"), (py.None(),))?,
+                                Some(e) => fut.call_method1(intern!(py, "set_exception"), (e.value(py),))?,
                             };
                         }
                     }
@@ -210,8 +211,8 @@ impl Connection {
                 if self.conn.poll_closed(&self.closed_waker).is_ready() {
                     for fut in self.closed_futures.drain(..) {
                         let fut = fut.bind(py);
-                        if !fut.call_method0("done")?.is_truthy()? {
-                            fut.call_method1("set_result", (py.None(),))?;
+                        if !fut.call_method0(intern!(py, "done"))?.is_truthy()? {
+                            fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
                         }
                     }
                 }
@@ -273,7 +274,7 @@ impl Connection {
         self.check_no_waiter(py)?;
         let fut = self.future(py)?;
         if self.conn.register_recv(&self.recv_waker) {
-            fut.call_method1("set_result", (py.None(),))?;
+            fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
         } else {
             self.recv_future = Some(fut.clone().unbind());
         }
@@ -321,10 +322,10 @@ impl Connection {
         let fut = self.future(py)?;
         match self.conn.poll_send_ready(&self.send_waker) {
             Poll::Ready(Ok(())) => {
-                fut.call_method1("set_result", (py.None(),))?;
+                fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
             }
             Poll::Ready(Err(e)) => {
-                fut.call_method1("set_exception", (errors::to_py(py, e).value(py),))?;
+                fut.call_method1(intern!(py, "set_exception"), (errors::to_py(py, e).value(py),))?;
             }
             Poll::Pending => self.send_futures.push(fut.clone().unbind()),
         }
@@ -335,7 +336,7 @@ impl Connection {
     fn wait_closed<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let fut = self.future(py)?;
         if self.conn.poll_closed(&self.closed_waker).is_ready() {
-            fut.call_method1("set_result", (py.None(),))?;
+            fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
         } else {
             self.closed_futures.push(fut.clone().unbind());
         }
