@@ -148,7 +148,11 @@ impl Connection {
 
     fn check_no_waiter(&mut self, py: Python<'_>) -> PyResult<()> {
         if let Some(fut) = &self.recv_future {
-            if fut.bind(py).call_method0(intern!(py, "done"))?.is_truthy()? {
+            if fut
+                .bind(py)
+                .call_method0(intern!(py, "done"))?
+                .is_truthy()?
+            {
                 // The waiting receive() was cancelled; its wait is over.
                 self.recv_future = None;
                 self.conn.clear_recv_waker();
@@ -200,8 +204,12 @@ impl Connection {
                                 continue;
                             }
                             match &err {
-                                None => fut.call_method1(intern!(py, "set_result"), (py.None(),))?,
-                                Some(e) => fut.call_method1(intern!(py, "set_exception"), (e.value(py),))?,
+                                None => {
+                                    fut.call_method1(intern!(py, "set_result"), (py.None(),))?
+                                }
+                                Some(e) => {
+                                    fut.call_method1(intern!(py, "set_exception"), (e.value(py),))?
+                                }
                             };
                         }
                     }
@@ -325,7 +333,10 @@ impl Connection {
                 fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
             }
             Poll::Ready(Err(e)) => {
-                fut.call_method1(intern!(py, "set_exception"), (errors::to_py(py, e).value(py),))?;
+                fut.call_method1(
+                    intern!(py, "set_exception"),
+                    (errors::to_py(py, e).value(py),),
+                )?;
             }
             Poll::Pending => self.send_futures.push(fut.clone().unbind()),
         }
