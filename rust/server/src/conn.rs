@@ -32,7 +32,7 @@ use ferrosocket_proto::{
     build_accept_response, build_response, encode_close, encode_frame, negotiate, DeflateParams,
     OpCode,
 };
-use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
 
 use crate::config::WebSocketConfig;
 use crate::error::WebSocketError;
@@ -237,7 +237,7 @@ pub struct Conn {
     state: AtomicU8,
     inner: Mutex<Inner>,
     /// The TCP socket, for writes straight from the sending thread.
-    direct: OnceLock<Arc<TcpStream>>,
+    direct: OnceLock<Arc<OwnedWriteHalf>>,
 }
 
 impl Conn {
@@ -498,7 +498,7 @@ impl Conn {
 
     // ----- sending ---------------------------------------------------------------
 
-    pub(crate) fn set_direct(&self, socket: Arc<TcpStream>) {
+    pub(crate) fn set_direct(&self, socket: Arc<OwnedWriteHalf>) {
         let _ = self.direct.set(socket);
     }
 

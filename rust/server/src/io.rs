@@ -24,6 +24,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use ferrosocket_proto::{encode_frame, Decoder, DecoderConfig, Deflater, Event, Inflater};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 
@@ -81,27 +82,17 @@ impl<T: AsyncWrite + Unpin + Send + 'static> WriteHalf for Io<T> {
     }
 }
 
-/// A TCP socket shared by the reader task, the writer task and [`Conn`].
+/// The write half of a TCP socket, shared by the writer task and [`Conn`].
 ///
-/// TCP is the hot path, so it gets its own halves: both tasks and `Conn`
-/// hold the same `Arc<TcpStream>` and use readiness plus `try_read`/
-/// `try_write`, which take `&self`. That lets `Conn` write a frame straight
-/// to the socket from the sending thread when the writer is idle and nothing
-/// is buffered ([`Conn::send`]): the common case of a reply costs one
-/// `write` syscall instead of a wake-up of the writer task.
-pub(crate) struct SharedTcp(Arc<TcpStream>);
-
-impl ReadHalf for SharedTcp {
-    async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        loop {
-            self.0.readable().await?;
-            match self.0.try_read_buf(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                other => return other,
-            }
-        }
-    }
-}
+/// TCP is the hot path, so its write half is shared: the writer task and
+/// `Conn` both use readiness plus `try_write`, which take `&self`. That lets
+/// `Conn` write a frame straight to the socket from the sending thread when
+/// the writer is idle and nothing is buffered ([`Conn::send`]): the common
+/// case of a reply costs one `write` syscall instead of a wake-up of the
+/// writer task. The read half stays tokio's own `OwnedReadHalf`, whose
+/// `AsyncRead` knows that a short read drained the socket and so saves the
+/// `EAGAIN` read that readiness plus `try_read` would make per message.
+pub(crate) struct SharedTcp(Arc<OwnedWriteHalf>);
 
 impl WriteHalf for SharedTcp {
     async fn write_some(&mut self, data: &[u8]) -> io::Result<usize> {
@@ -117,7 +108,8 @@ impl WriteHalf for SharedTcp {
         Ok(())
     }
     async fn shutdown(&mut self) -> io::Result<()> {
-        socket2::SockRef::from(&*self.0).shutdown(std::net::Shutdown::Write)
+        let stream: &TcpStream = (*self.0).as_ref();
+        socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write)
     }
 }
 
@@ -128,28 +120,25 @@ pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + Sized + 'sta
     type W: WriteHalf;
     /// Whether the stream is encrypted (wss://).
     const SECURE: bool = false;
-    fn halves(self) -> (Self::R, Self::W, Option<Arc<TcpStream>>);
+    fn halves(self) -> (Self::R, Self::W, Option<Arc<OwnedWriteHalf>>);
 }
 
 impl Transport for TcpStream {
-    type R = SharedTcp;
+    type R = Io<OwnedReadHalf>;
     type W = SharedTcp;
-    fn halves(self) -> (Self::R, Self::W, Option<Arc<TcpStream>>) {
+    fn halves(self) -> (Self::R, Self::W, Option<Arc<OwnedWriteHalf>>) {
         // Frames are written whole and batched already; Nagle only adds latency.
         let _ = self.set_nodelay(true);
-        let shared = Arc::new(self);
-        (
-            SharedTcp(shared.clone()),
-            SharedTcp(shared.clone()),
-            Some(shared),
-        )
+        let (rd, wr) = self.into_split();
+        let wr = Arc::new(wr);
+        (Io(rd), SharedTcp(wr.clone()), Some(wr))
     }
 }
 
 impl Transport for tokio::net::UnixStream {
     type R = Io<tokio::net::unix::OwnedReadHalf>;
     type W = Io<tokio::net::unix::OwnedWriteHalf>;
-    fn halves(self) -> (Self::R, Self::W, Option<Arc<TcpStream>>) {
+    fn halves(self) -> (Self::R, Self::W, Option<Arc<OwnedWriteHalf>>) {
         let (r, w) = self.into_split();
         (Io(r), Io(w), None)
     }
@@ -159,7 +148,7 @@ impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
     type R = Io<tokio::io::ReadHalf<Self>>;
     type W = Io<tokio::io::WriteHalf<Self>>;
     const SECURE: bool = true;
-    fn halves(self) -> (Self::R, Self::W, Option<Arc<TcpStream>>) {
+    fn halves(self) -> (Self::R, Self::W, Option<Arc<OwnedWriteHalf>>) {
         let _ = self.get_ref().0.set_nodelay(true);
         let (r, w) = tokio::io::split(self);
         (Io(r), Io(w), None)
