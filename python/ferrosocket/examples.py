@@ -25,7 +25,7 @@ async def echo(ws: WebSocket) -> None:
     the conformance run and the benchmarks measure)."""
     await ws.accept()
     async for message in ws:
-        if type(message) is str:
+        if isinstance(message, str):
             await ws.send_text(message)
         else:
             await ws.send_bytes(message)

@@ -6,17 +6,20 @@ the engine says there is something to wait for:
 
 * `receive()` first pops the engine's inbound queue on this thread. When a
   message is there it returns without creating a Future or yielding to the
-  loop; only an empty queue costs a Future, resolved by the server's single
-  wake-up descriptor.
-* `send_*()` encode into the engine's write buffer and return at once while
-  that buffer is below its high-water mark; above it they wait for the
+  loop; only an empty queue costs a Future (handed back by the same call),
+  resolved by the server's single wake-up descriptor. That Future only says
+  "look again", so a cancelled receive leaves the message queued.
+* `send_*()` are plain methods, not coroutines: they encode into the
+  engine's write buffer and return an already completed awaitable while that
+  buffer is below its high-water mark; above it the awaitable resolves at the
   low-water mark, so a peer that does not read slows its producer down.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from asyncio import Future
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from typing import Any
 
 from . import _native
@@ -77,8 +80,8 @@ class WebSocket:
         engine."""
         c = self._c
         m = c.recv(_MESSAGE)
-        while m is None:
-            await c.wait_recv()
+        while isinstance(m, Future):
+            await m
             m = c.recv(_MESSAGE)
         return m
 
@@ -87,8 +90,8 @@ class WebSocket:
         `WebSocketDisconnect` once closed)."""
         c = self._c
         m = c.recv(_TEXT)
-        while m is None:
-            await c.wait_recv()
+        while isinstance(m, Future):
+            await m
             m = c.recv(_TEXT)
         return m
 
@@ -96,8 +99,8 @@ class WebSocket:
         """The next message, which must be binary."""
         c = self._c
         m = c.recv(_BYTES)
-        while m is None:
-            await c.wait_recv()
+        while isinstance(m, Future):
+            await m
             m = c.recv(_BYTES)
         return m
 
@@ -125,13 +128,12 @@ class WebSocket:
         return self._iterate_json()
 
     async def _iterate(self, kind: int) -> AsyncIterator[Any]:
-        c = self._c
-        recv = c.recv
+        recv = self._c.recv
         while True:
             try:
                 m = recv(kind)
-                while m is None:
-                    await c.wait_recv()
+                while isinstance(m, Future):
+                    await m
                     m = recv(kind)
             except WebSocketDisconnect:
                 return
@@ -143,15 +145,17 @@ class WebSocket:
 
     # -- sending -----------------------------------------------------------
 
-    async def send_text(self, data: str, *, compress: bool = True) -> None:
-        """Send a text message (`compress=False`: never deflate this one)."""
-        if self._c.send_text(data, compress):
-            await self._c.wait_send()
+    def send_text(self, data: str, *, compress: bool = True) -> Awaitable[None]:
+        """Send a text message (`compress=False`: never deflate this one).
 
-    async def send_bytes(self, data: bytes | bytearray | memoryview, *, compress: bool = True) -> None:
-        """Send a binary message from any bytes-like object."""
-        if self._c.send_bytes(data, compress):
-            await self._c.wait_send()
+        The frame is queued before this returns; the awaitable is already
+        complete unless the write buffer is above its high-water mark, in
+        which case it resolves at the low-water mark."""
+        return self._c.send_text(data, compress)
+
+    def send_bytes(self, data: bytes | bytearray | memoryview, *, compress: bool = True) -> Awaitable[None]:
+        """Send a binary message from any bytes-like object (see `send_text`)."""
+        return self._c.send_bytes(data, compress)
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
         """Send `data` as JSON in a text (default) or binary message."""
@@ -176,19 +180,13 @@ class WebSocket:
         else:
             await self.send_bytes(message)
 
-    async def ping(self, data: bytes | str = b"") -> None:
+    def ping(self, data: bytes | str = b"") -> Awaitable[None]:
         """Send a ping (payload up to 125 bytes). The engine consumes the pong."""
-        if isinstance(data, str):
-            data = data.encode()
-        if self._c.ping(data):
-            await self._c.wait_send()
+        return self._c.ping(data.encode() if isinstance(data, str) else data)
 
-    async def pong(self, data: bytes | str = b"") -> None:
+    def pong(self, data: bytes | str = b"") -> Awaitable[None]:
         """Send an unsolicited pong (payload up to 125 bytes)."""
-        if isinstance(data, str):
-            data = data.encode()
-        if self._c.pong(data):
-            await self._c.wait_send()
+        return self._c.pong(data.encode() if isinstance(data, str) else data)
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         """Start the close handshake. Before `accept()` this refuses the

@@ -66,6 +66,8 @@ pub struct Connection {
     conn: Arc<Conn>,
     id: u64,
     create_future: Py<PyAny>,
+    /// A completed future: what a send returns when it need not wait.
+    done: Py<PyAny>,
     recv_waker: Waker,
     send_waker: Waker,
     closed_waker: Waker,
@@ -92,11 +94,13 @@ impl Connection {
         id: u64,
         signal: &Arc<Signal>,
         create_future: &Py<PyAny>,
+        done: &Py<PyAny>,
     ) -> Self {
         Connection {
             conn,
             id,
             create_future: create_future.clone_ref(py),
+            done: done.clone_ref(py),
             recv_waker: TokenWaker::waker(signal, token(id, Kind::Recv)),
             send_waker: TokenWaker::waker(signal, token(id, Kind::Send)),
             closed_waker: TokenWaker::waker(signal, token(id, Kind::Closed)),
@@ -229,16 +233,24 @@ impl Connection {
         Ok(())
     }
 
+    /// Queue a frame and return the awaitable `send_*()` hands back (see
+    /// `send_text`).
     fn send(
-        &self,
+        &mut self,
         py: Python<'_>,
         opcode: OpCode,
         payload: &[u8],
         compress: bool,
-    ) -> PyResult<bool> {
-        self.conn
+    ) -> PyResult<Py<PyAny>> {
+        let above = self
+            .conn
             .send_with(opcode, payload, compress)
-            .map_err(|e| errors::to_py(py, e))
+            .map_err(|e| errors::to_py(py, e))?;
+        if above {
+            Ok(self.wait_send(py)?.unbind())
+        } else {
+            Ok(self.done.clone_ref(py))
+        }
     }
 }
 
@@ -249,6 +261,14 @@ fn with_bytes<R>(data: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResul
     let buffer = PyBuffer::<u8>::get(data)?;
     let bytes = buffer.to_vec(data.py())?;
     Ok(f(&bytes))
+}
+
+/// The contents of any bytes-like object.
+fn buffer_bytes(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(b) = data.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    PyBuffer::<u8>::get(data)?.to_vec(data.py())
 }
 
 fn header_pairs(headers: Option<Vec<(String, String)>>) -> Vec<(String, String)> {
@@ -263,66 +283,71 @@ impl Connection {
         self.id
     }
 
-    /// Pop the next message without waiting (`kind`: 0 message objects,
-    /// 1 str/bytes, 2 str only, 3 bytes only); `None` when none is queued.
-    fn recv(&mut self, py: Python<'_>, kind: u8) -> PyResult<Option<Py<PyAny>>> {
+    /// The next message (`kind`: 0 message objects, 1 str/bytes, 2 str only,
+    /// 3 bytes only) if one is queued. Otherwise an `asyncio.Future` that
+    /// resolves (with `None`) once one is: await it and call `recv()` again.
+    /// The message stays queued until that call, so a cancelled wait loses
+    /// nothing.
+    fn recv(&mut self, py: Python<'_>, kind: u8) -> PyResult<Py<PyAny>> {
         let want = Want::from_u8(kind)?;
         if self.recv_future.is_some() {
             self.check_no_waiter(py)?;
         }
-        match self.conn.try_recv() {
-            Ok(Some(msg)) => Self::convert(py, msg, want).map(Some),
-            Ok(None) => Ok(None),
-            Err(e) => Err(errors::to_py(py, e)),
+        loop {
+            match self.conn.try_recv() {
+                Ok(Some(msg)) => return Self::convert(py, msg, want),
+                Err(e) => return Err(errors::to_py(py, e)),
+                Ok(None) => {}
+            }
+            if !self.conn.register_recv(&self.recv_waker) {
+                let fut = self.future(py)?;
+                self.recv_future = Some(fut.clone().unbind());
+                return Ok(fut.unbind());
+            }
+            // Something arrived between the two calls: take it.
         }
     }
 
-    /// A future resolved (with `None`) once `recv()` has something to return.
-    fn wait_recv<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.check_no_waiter(py)?;
-        let fut = self.future(py)?;
-        if self.conn.register_recv(&self.recv_waker) {
-            fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
-        } else {
-            self.recv_future = Some(fut.clone().unbind());
-        }
-        Ok(fut)
-    }
-
-    /// Queue a text frame; `True` means the buffer is above its high-water
-    /// mark and the caller should await `wait_send()`.
-    /// `compress=False` sends this message uncompressed even when
-    /// permessage-deflate was agreed.
+    /// Queue a text frame. Returns an awaitable: already complete while the
+    /// write buffer is below its high-water mark, else resolved at the
+    /// low-water mark. `compress=False` sends this message uncompressed even
+    /// when permessage-deflate was agreed.
     #[pyo3(signature = (data, compress=true))]
     fn send_text(
-        &self,
+        &mut self,
         py: Python<'_>,
         data: &Bound<'_, PyString>,
         compress: bool,
-    ) -> PyResult<bool> {
+    ) -> PyResult<Py<PyAny>> {
         let text = data.to_str()?;
         self.send(py, OpCode::Text, text.as_bytes(), compress)
     }
 
-    /// Queue a binary frame from any bytes-like object.
+    /// Queue a binary frame from any bytes-like object (see `send_text`).
     #[pyo3(signature = (data, compress=true))]
     fn send_bytes(
-        &self,
+        &mut self,
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
         compress: bool,
-    ) -> PyResult<bool> {
-        with_bytes(data, |b| self.send(py, OpCode::Binary, b, compress))?
+    ) -> PyResult<Py<PyAny>> {
+        if let Ok(b) = data.cast::<PyBytes>() {
+            return self.send(py, OpCode::Binary, b.as_bytes(), compress);
+        }
+        let owned = buffer_bytes(data)?;
+        self.send(py, OpCode::Binary, &owned, compress)
     }
 
     /// Queue a ping (payload at most 125 bytes).
-    fn ping(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
-        with_bytes(data, |b| self.send(py, OpCode::Ping, b, false))?
+    fn ping(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let owned = buffer_bytes(data)?;
+        self.send(py, OpCode::Ping, &owned, false)
     }
 
     /// Queue a pong (payload at most 125 bytes).
-    fn pong(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
-        with_bytes(data, |b| self.send(py, OpCode::Pong, b, false))?
+    fn pong(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let owned = buffer_bytes(data)?;
+        self.send(py, OpCode::Pong, &owned, false)
     }
 
     /// A future resolved once the write buffer is at its low-water mark.

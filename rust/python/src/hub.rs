@@ -22,6 +22,8 @@ use crate::signal::{untoken, Kind, Signal};
 pub struct Hub {
     pub(crate) signal: Arc<Signal>,
     create_future: Py<PyAny>,
+    /// One completed future for every send that need not wait.
+    done: Py<PyAny>,
     on_connection: Py<PyAny>,
     conns: HashMap<u64, Py<Connection>>,
     logger: Py<PyAny>,
@@ -36,7 +38,10 @@ impl Hub {
     /// is called with each new `Connection`.
     #[new]
     fn new(event_loop: &Bound<'_, PyAny>, on_connection: Py<PyAny>) -> PyResult<Self> {
+        let done = event_loop.call_method0("create_future")?;
+        done.call_method1("set_result", (event_loop.py().None(),))?;
         Ok(Hub {
+            done: done.unbind(),
             signal: Signal::new()?,
             create_future: event_loop.getattr("create_future")?.unbind(),
             on_connection,
@@ -93,7 +98,7 @@ impl Hub {
                 hub.next_id += 1;
                 let obj = Py::new(
                     py,
-                    Connection::new(py, conn, id, &hub.signal, &hub.create_future),
+                    Connection::new(py, conn, id, &hub.signal, &hub.create_future, &hub.done),
                 )?;
                 hub.conns.insert(id, obj.clone_ref(py));
                 obj
