@@ -188,9 +188,13 @@ impl Connection {
         match kind {
             Kind::Recv => {
                 if let Some(fut) = self.recv_future.take() {
+                    // One call on the common path; a future cancelled in the
+                    // meantime refuses the result, which is fine.
                     let fut = fut.bind(py);
-                    if !fut.call_method0(intern!(py, "done"))?.is_truthy()? {
-                        fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
+                    if let Err(err) = fut.call_method1(intern!(py, "set_result"), (py.None(),)) {
+                        if !fut.call_method0(intern!(py, "done"))?.is_truthy()? {
+                            return Err(err);
+                        }
                     }
                 }
             }
