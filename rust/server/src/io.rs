@@ -30,7 +30,7 @@ use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 
 use crate::conn::{Conn, Decision, Ending, Incoming, OutItem, Outbound};
 
-const MIN_READ: usize = 4096;
+const MIN_READ: usize = 1024;
 const MAX_READ: usize = 256 << 10;
 
 /// The reader task's half of a stream.

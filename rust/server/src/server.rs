@@ -505,7 +505,7 @@ async fn read_head<S: AsyncRead + Unpin>(
     stream: &mut S,
     config: &ServerConfig,
 ) -> Result<Option<Head>, HandshakeError> {
-    let mut buf = BytesMut::with_capacity(2048);
+    let mut buf = BytesMut::with_capacity(1024);
     loop {
         if let Some((parsed, consumed)) = parse_request(&buf, &config.http)? {
             let _ = buf.split_to(consumed);
