@@ -16,14 +16,6 @@ mod signal;
 
 use pyo3::prelude::*;
 
-/// The engine's allocator. Large messages allocate and free megabyte buffers
-/// at message rate; the system allocator hands them back to the kernel each
-/// time, and in the 1 MiB stream benchmark page faults took a quarter of the
-/// server's CPU. mimalloc keeps freed segments for reuse. Only Rust
-/// allocations use it; Python's objects keep Python's allocator.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<connection::Connection>()?;

@@ -10,12 +10,6 @@
 
 use ferrosocket::{Message, Router, ServerConfig, WebSocket, WebSocketConfig};
 
-// Large messages allocate and free megabyte buffers at message rate; the
-// system allocator returns them to the kernel each time (page faults were a
-// quarter of the CPU in stream-1m), mimalloc keeps them for reuse.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 async fn echo(mut ws: WebSocket) {
     if ws.accept(None).await.is_err() {
         return;
