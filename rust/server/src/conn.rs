@@ -486,11 +486,6 @@ impl Conn {
         self.lock().recv_waker = None;
     }
 
-    /// Number of messages queued for the application.
-    pub fn queued(&self) -> usize {
-        self.lock().inbound.len()
-    }
-
     fn queue_full(&self, inner: &Inner) -> bool {
         inner.inbound.len() >= self.config.max_queue
             || inner.inbound_bytes >= self.config.max_queue_bytes
@@ -929,12 +924,8 @@ impl Conn {
         let mut wakes = Wakes::default();
         {
             let mut inner = self.lock();
-            inner
-                .closed
-                .get_or_insert_with(|| (code, reason.to_owned()));
             self.fail_locked(&mut inner, &mut wakes, code, reason);
-            inner.abort = true;
-            wakes.add_all(&mut inner.send_wakers);
+            Self::abort_locked(&mut inner, &mut wakes);
         }
         wakes.wake();
     }
@@ -1008,15 +999,20 @@ impl Conn {
         let mut wakes = Wakes::default();
         {
             let mut inner = self.lock();
-            inner.abort = true;
-            if inner.closed.is_none() {
-                inner.closed = Some((1006, String::new()));
-            }
-            let seen = inner.closed.clone().unwrap_or((1006, String::new()));
+            let seen = inner
+                .closed
+                .get_or_insert_with(|| (1006, String::new()))
+                .clone();
             self.finish_locked(&mut inner, &mut wakes, seen);
-            wakes.add_all(&mut inner.send_wakers);
+            Self::abort_locked(&mut inner, &mut wakes);
         }
         wakes.wake();
+    }
+
+    /// The reader stops at once and senders waiting for room learn it now.
+    fn abort_locked(inner: &mut Inner, wakes: &mut Wakes) {
+        inner.abort = true;
+        wakes.add_all(&mut inner.send_wakers);
     }
 
     /// Ready once [`Conn::abort`] was called.
