@@ -17,8 +17,8 @@
 //! Layout: [`handshake`] (HTTP upgrade), [`frame`] (codec), [`deflate`]
 //! (permessage-deflate, RFC 7692: negotiation, compression, bounded
 //! inflation), [`mask`],
-//! [`utf8`] (streaming fail-fast validation), [`close`] (codes and the
-//! closing state machine), [`error`] (one enum, each variant mapped to its
+//! [`utf8`] (streaming fail-fast validation), [`close`] (close codes),
+//! [`session`] (the connection's lifecycle as a state machine), [`error`] (one enum, each variant mapped to its
 //! close code).
 
 pub mod close;
@@ -27,12 +27,13 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
+pub mod session;
 pub mod utf8;
 
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use close::{is_valid_close_code, CloseState};
+pub use close::is_valid_close_code;
 pub use deflate::{negotiate, DeflateConfig, DeflateParams, Deflater, Inflater};
 pub use error::ProtocolError;
 pub use frame::{

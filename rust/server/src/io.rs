@@ -28,7 +28,9 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 
-use crate::conn::{Conn, Decision, Ending, Incoming, OutItem, Outbound};
+use ferrosocket_proto::session::Ending;
+
+use crate::conn::{Conn, Decision, Incoming, OutItem, Outbound};
 
 const MIN_READ: usize = 1024;
 const MAX_READ: usize = 256 << 10;
@@ -320,13 +322,13 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
 /// Let the application reach a close that waits behind queued messages, for
 /// at most the close timeout.
 async fn end_after_queue(conn: &Conn, ending: Ending) {
-    if conn.end_after_queue(ending.clone()) {
+    if conn.on_ending(ending) {
         let limit = Instant::now() + conn.config().close_timeout;
         if timeout_at(limit, poll_fn(|cx| conn.poll_closing(cx)))
             .await
             .is_err()
         {
-            conn.end(ending);
+            conn.drain_timed_out();
         }
     }
 }

@@ -471,3 +471,46 @@ async fn wait_closed_abandons_stragglers_after_the_grace_period() {
     )
     .await;
 }
+
+/// RFC 6455 §7.1.7 / §8.1: a protocol error that waits behind a queued
+/// message decides the close code. When the handler, which has not received
+/// yet, closes with 1000, the peer must still be told 1007, 1002 or 1009.
+#[tokio::test]
+async fn a_failure_behind_a_queued_message_keeps_its_code_on_the_wire() {
+    let cases: [(&[u8], u8, u16); 3] = [
+        (&[0xff, 0xfe], 0x1, 1007), // invalid UTF-8
+        (b"x", 0x3, 1002),          // reserved opcode
+        (&[0u8; 2048], 0x2, 1009),  // over max_message_size
+    ];
+    for (payload, opcode, code) in cases {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let config = ServerConfig {
+            websocket: WebSocketConfig {
+                max_message_size: 1024,
+                ..WebSocketConfig::default()
+            },
+            ..ServerConfig::default()
+        };
+        let server = serve_with(config, "/ws", move |mut ws: WebSocket| {
+            let tx = tx.clone();
+            async move {
+                ws.accept(None).await.unwrap();
+                // Not receiving: wait until the engine has decided the ending.
+                while ws.close_reason().is_none() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                let decided = ws.close_reason();
+                let _ = ws.close(CloseCode::Normal, None).await;
+                let _ = tx.send(decided);
+            }
+        })
+        .await;
+        let (mut raw, _) = Raw::upgrade(server.local_addr(), "/ws").await;
+        let mut wire = masked(true, 0x1, b"hello");
+        wire.extend(masked(true, opcode, payload));
+        raw.send(&wire).await;
+        assert_eq!(raw.expect_close().await, Some(code), "opcode {opcode:#x}");
+        let decided = report(&mut rx).await.expect("an ending was decided");
+        assert_eq!(u16::from(decided.0), code);
+    }
+}

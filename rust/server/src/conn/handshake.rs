@@ -1,0 +1,86 @@
+//! The application's answer to the upgrade request: accept (101) or a plain
+//! HTTP refusal. The reader task waits for it before reading frames.
+
+use std::task::{Context, Poll};
+
+use ferrosocket_proto::{build_accept_response, build_response, negotiate};
+
+use super::{Conn, Wakes};
+use crate::error::WebSocketError;
+
+/// How the application answered the upgrade request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Decision {
+    Accepted,
+    Rejected,
+}
+
+impl Conn {
+    /// Queue the 101 response; frames may be sent right after.
+    pub fn accept(
+        &self,
+        subprotocol: Option<&str>,
+        headers: &[(String, String)],
+    ) -> Result<(), WebSocketError> {
+        if let Some(p) = subprotocol {
+            if p.is_empty() || p.bytes().any(|b| !(0x21..0x7f).contains(&b) || b == b',') {
+                return Err(WebSocketError::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("invalid subprotocol token {p:?}"),
+                )));
+            }
+        }
+        let agreed = if self.config.deflate.enabled {
+            negotiate(&self.request.head().extensions, &self.config.deflate)
+        } else {
+            None
+        };
+        let extension = agreed.as_ref().map(|(_, header)| header.as_str());
+        let response = build_accept_response(self.request.key(), subprotocol, extension, headers);
+        let mut wakes = Wakes::default();
+        {
+            let mut inner = self.lock();
+            if inner.session.accept().is_err() {
+                return Err(WebSocketError::AlreadyAccepted);
+            }
+            inner.out.raw.extend_from_slice(&response);
+            inner.out.deflate = agreed.map(|(params, _)| params);
+            self.apply(&mut inner, &mut wakes, Vec::new());
+        }
+        wakes.wake();
+        Ok(())
+    }
+
+    /// Answer the upgrade request with a plain HTTP response and close.
+    pub fn reject(
+        &self,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<(), WebSocketError> {
+        let response = build_response(status, headers, body);
+        let mut wakes = Wakes::default();
+        {
+            let mut inner = self.lock();
+            let Ok(actions) = inner.session.reject(status) else {
+                return Err(WebSocketError::AlreadyAccepted);
+            };
+            inner.out.raw.extend_from_slice(&response);
+            self.apply(&mut inner, &mut wakes, actions);
+        }
+        wakes.wake();
+        Ok(())
+    }
+
+    pub(crate) fn poll_decision(&self, cx: &mut Context<'_>) -> Poll<Decision> {
+        let mut inner = self.lock();
+        if inner.session.accepted() {
+            return Poll::Ready(Decision::Accepted);
+        }
+        if inner.session.state() != &ferrosocket_proto::session::State::Connecting {
+            return Poll::Ready(Decision::Rejected);
+        }
+        inner.inbound.reader_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}

@@ -1,0 +1,279 @@
+//! The outbound buffer: encoded frames waiting for the socket.
+//!
+//! Sends encode frames straight into one buffer; the writer task takes the
+//! whole buffer and writes it with one syscall, and producers wake it only on
+//! the idle → scheduled transition, so a burst of sends costs one wake-up.
+//! When the writer is idle and nothing is in flight, the sending thread writes
+//! to the socket itself ([`Conn::flush`]). Above the high-water mark a sender
+//! waits until the writer has drained the buffer below the low-water mark.
+//! On a compressed connection data messages wait as [`OutItem`]s so the
+//! writer task deflates them, off the application's thread.
+
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use bytes::{Buf, Bytes, BytesMut};
+use ferrosocket_proto::{encode_close, encode_frame, DeflateParams, OpCode};
+use tokio::net::tcp::OwnedWriteHalf;
+
+use super::{Conn, Inner, Wakes};
+use crate::error::WebSocketError;
+
+/// A frame waiting for the writer task on a compressed connection.
+#[derive(Debug)]
+pub(crate) enum OutItem {
+    /// A data message; `compress` says whether to deflate it.
+    Message {
+        opcode: OpCode,
+        payload: Bytes,
+        compress: bool,
+    },
+    /// An already encoded frame (the close frame).
+    Raw(BytesMut),
+}
+
+/// What the writer takes in one go: encoded bytes first, then queued items.
+pub(crate) struct Outbound {
+    pub(crate) raw: BytesMut,
+    pub(crate) items: Vec<OutItem>,
+}
+
+pub(super) struct OutBuf {
+    /// Encoded bytes.
+    pub(super) raw: BytesMut,
+    /// With permessage-deflate, data messages (and the close frame, which
+    /// must follow them) wait here for the writer task to compress them.
+    queue: Vec<OutItem>,
+    queued_bytes: usize,
+    pub(super) deflate: Option<DeflateParams>,
+    /// Bytes the writer took and has not finished writing.
+    in_flight: usize,
+    /// The latest ping's answer, kept while the peer does not read.
+    owed_pong: Option<Bytes>,
+    writer_waker: Option<Waker>,
+    writer_idle: bool,
+    pub(super) send_wakers: Vec<Waker>,
+}
+
+impl Default for OutBuf {
+    fn default() -> Self {
+        OutBuf {
+            raw: BytesMut::new(),
+            queue: Vec::new(),
+            queued_bytes: 0,
+            deflate: None,
+            in_flight: 0,
+            owed_pong: None,
+            writer_waker: None,
+            writer_idle: true,
+            send_wakers: Vec::new(),
+        }
+    }
+}
+
+impl OutBuf {
+    pub(super) fn buffered(&self) -> usize {
+        self.raw.len() + self.queued_bytes + self.in_flight
+    }
+
+    /// Queue a close frame behind every data message already sent.
+    pub(super) fn push_close(&mut self, code: Option<u16>, reason: &str) {
+        if self.deflate.is_some() {
+            let mut frame = BytesMut::new();
+            encode_close(&mut frame, code, reason);
+            self.queue.push(OutItem::Raw(frame));
+        } else {
+            encode_close(&mut self.raw, code, reason);
+        }
+    }
+
+    /// Queue a pong, or keep only the latest while the writer is stuck on
+    /// the socket or the buffer is above `high_water`, as RFC 6455 §5.5.3
+    /// allows, so a ping flood cannot grow the buffer. A kept pong costs no
+    /// latency: the writer takes it with its next batch, which is the
+    /// earliest it could go out anyway.
+    pub(super) fn push_pong(&mut self, payload: Bytes, high_water: usize) {
+        if self.in_flight > 0 || self.buffered() > high_water {
+            self.owed_pong = Some(payload);
+        } else {
+            encode_frame(&mut self.raw, OpCode::Pong, &payload, true);
+        }
+    }
+
+    fn schedule_writer(&mut self) -> Option<Waker> {
+        if self.writer_idle {
+            self.writer_idle = false;
+            self.writer_waker.take()
+        } else {
+            None
+        }
+    }
+}
+
+impl Conn {
+    pub(crate) fn set_direct(&self, socket: Arc<OwnedWriteHalf>) {
+        let _ = self.direct.set(socket);
+    }
+
+    /// Get freshly buffered bytes on their way. When the writer task is idle
+    /// and nothing is in flight, write them to the socket right here, on the
+    /// sending thread: a non-blocking `write` is cheaper than waking the
+    /// writer task (and, for Python, than a thread hop), and ordering is
+    /// safe because the writer only takes the buffer under this same lock.
+    /// Whatever the socket does not take now is left to the writer.
+    pub(super) fn flush(&self, inner: &mut Inner) -> Option<Waker> {
+        let out = &mut inner.out;
+        if out.writer_idle && out.in_flight == 0 && !out.raw.is_empty() && out.queue.is_empty() {
+            if let Some(socket) = self.direct.get() {
+                if let Ok(n) = socket.try_write(&out.raw) {
+                    out.raw.advance(n);
+                }
+                if out.raw.is_empty() && !inner.session.is_finishing() && out.owed_pong.is_none() {
+                    return None;
+                }
+            }
+        }
+        out.schedule_writer()
+    }
+
+    /// The permessage-deflate parameters agreed in the handshake, if any.
+    pub fn deflate_params(&self) -> Option<DeflateParams> {
+        self.lock().out.deflate
+    }
+
+    fn check_sendable(&self, inner: &Inner) -> Result<(), WebSocketError> {
+        if inner.session.can_send() {
+            Ok(())
+        } else if *inner.session.state() == ferrosocket_proto::session::State::Connecting {
+            Err(WebSocketError::NotAccepted)
+        } else {
+            Err(self.closed_error(inner))
+        }
+    }
+
+    /// Encode one unfragmented frame into the outbound buffer. Returns `true`
+    /// when the buffer is now above the high-water mark, so the caller should
+    /// wait with [`Conn::poll_send_ready`] before sending more.
+    pub fn send(&self, opcode: OpCode, payload: &[u8]) -> Result<bool, WebSocketError> {
+        self.send_with(opcode, payload, true)
+    }
+
+    /// [`Conn::send`], choosing per message whether a data frame may be
+    /// compressed (only matters when permessage-deflate was agreed).
+    pub fn send_with(
+        &self,
+        opcode: OpCode,
+        payload: &[u8],
+        compress: bool,
+    ) -> Result<bool, WebSocketError> {
+        if matches!(opcode, OpCode::Ping | OpCode::Pong) && payload.len() > 125 {
+            return Err(WebSocketError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "ping and pong payloads are limited to 125 bytes",
+            )));
+        }
+        let waker;
+        let above;
+        {
+            let mut inner = self.lock();
+            self.check_sendable(&inner)?;
+            let data = matches!(opcode, OpCode::Text | OpCode::Binary);
+            let out = &mut inner.out;
+            if data && out.deflate.is_some() {
+                let compress = compress && self.config.deflate.should_compress(payload.len());
+                out.queue.push(OutItem::Message {
+                    opcode,
+                    payload: Bytes::copy_from_slice(payload),
+                    compress,
+                });
+                out.queued_bytes += payload.len();
+            } else {
+                encode_frame(&mut out.raw, opcode, payload, true);
+            }
+            above = out.buffered() > self.config.write_high_water;
+            if data {
+                inner.stats.messages_out += 1;
+                inner.stats.bytes_out += payload.len() as u64;
+            }
+            waker = self.flush(&mut inner);
+        }
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(above)
+    }
+
+    /// Ready once the outbound buffer is at or below the low-water mark (or the
+    /// connection is gone, which is reported as an error).
+    pub fn poll_send_ready(&self, waker: &Waker) -> Poll<Result<(), WebSocketError>> {
+        let mut inner = self.lock();
+        let gone = inner.session.aborted()
+            || *inner.session.state() == ferrosocket_proto::session::State::Closed;
+        if gone {
+            if inner.out.buffered() > 0 {
+                return Poll::Ready(Err(self.closed_error(&inner)));
+            }
+            return Poll::Ready(Ok(()));
+        }
+        if inner.out.buffered() <= self.config.write_low_water {
+            return Poll::Ready(Ok(()));
+        }
+        if !inner.out.send_wakers.iter().any(|w| w.will_wake(waker)) {
+            inner.out.send_wakers.push(waker.clone());
+        }
+        Poll::Pending
+    }
+
+    /// Bytes waiting to be written.
+    pub fn buffered_amount(&self) -> usize {
+        self.lock().out.buffered()
+    }
+
+    // ----- the writer's side -----------------------------------------------------
+
+    /// Take everything buffered, or `None` once the connection is finished and
+    /// flushed (the writer then shuts the socket down).
+    pub(crate) fn poll_take_outbound(&self, cx: &mut Context<'_>) -> Poll<Option<Outbound>> {
+        let mut inner = self.lock();
+        let finishing = inner.session.is_finishing();
+        let out = &mut inner.out;
+        if let Some(pong) = out.owed_pong.take() {
+            encode_frame(&mut out.raw, OpCode::Pong, &pong, true);
+        }
+        if !out.raw.is_empty() || !out.queue.is_empty() {
+            let raw = out.raw.split();
+            let items = std::mem::take(&mut out.queue);
+            out.in_flight = raw.len() + out.queued_bytes;
+            out.queued_bytes = 0;
+            return Poll::Ready(Some(Outbound { raw, items }));
+        }
+        out.in_flight = 0;
+        if finishing {
+            return Poll::Ready(None);
+        }
+        out.writer_idle = true;
+        out.writer_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// The writer finished writing `chunk`.
+    pub(crate) fn wrote(&self, chunk: BytesMut) {
+        let mut wakes = Wakes::default();
+        {
+            let want = chunk.len().min(64 << 10);
+            drop(chunk);
+            let mut inner = self.lock();
+            let out = &mut inner.out;
+            out.in_flight = 0;
+            // The chunk was split off `raw`'s allocation; now that it is
+            // dropped, reserving reclaims that allocation instead of growing.
+            if out.raw.is_empty() {
+                out.raw.reserve(want);
+            }
+            if out.buffered() <= self.config.write_low_water {
+                wakes.add_all(&mut out.send_wakers);
+            }
+        }
+        wakes.wake();
+    }
+}
