@@ -148,3 +148,30 @@ async def test_bad_client_does_not_affect_another(serve, raw):
         assert (await garbage.read_response()).status == 400
         await good.send("after")
         assert await asyncio.wait_for(good.recv(), TIMEOUT) == "after"
+
+
+@pytest.mark.parametrize(
+    ("bad", "code"),
+    [(frame(TEXT, b"ab\xff\xfe"), 1007), (frame(0x3, b""), 1002), (frame(BINARY, b"x" * (LIMIT + 1)), 1009)],
+    ids=["invalid utf-8", "reserved opcode", "over the limit"],
+)
+async def test_failure_behind_a_queued_message_keeps_its_code_when_the_handler_closes(serve, raw, bad, code):
+    """RFC 6455 §7.1.7: the failure decides the code on the wire, even when the
+    handler, which has not received "hello" yet, closes with 1000."""
+
+    async def handler(ws):
+        await ws.accept()
+        while ws.close_code is None:  # the engine has decided the ending
+            await asyncio.sleep(0.005)
+        decided = ws.close_code
+        await ws.close(1000)
+        return decided
+
+    outcome = Outcome(handler)
+    server = await serve(outcome, fast_config(max_message_size=LIMIT))
+    client = await raw(server.port)
+    await client.handshake()
+    await client.send(frame(TEXT, b"hello") + bad)
+    received_code, _ = await client.expect_close()
+    assert received_code == code
+    assert await outcome.result() == code

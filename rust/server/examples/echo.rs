@@ -5,8 +5,12 @@
 //!
 //! ```text
 //! cargo run --release -p ferrosocket --example echo -- --host 127.0.0.1 --port 9001 \
-//!     [--threads N] [--no-deflate] [--deflate-threshold BYTES]
+//!     [--threads N] [--no-deflate] [--deflate-threshold BYTES] [--ping-interval SECONDS]
 //! ```
+//!
+//! `--ping-interval 0` turns keepalive off, as the conformance run needs: an
+//! Autobahn case that runs past the interval on a busy machine would see our
+//! ping and fail.
 
 use ferrosocket::{Message, Router, ServerConfig, WebSocket, WebSocketConfig};
 
@@ -31,6 +35,7 @@ fn main() -> std::io::Result<()> {
     let mut port = 9001u16;
     let mut threads = 1usize;
     let mut deflate = ferrosocket::proto::DeflateConfig::default();
+    let mut ping_interval = WebSocketConfig::default().ping_interval;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_default();
@@ -42,8 +47,17 @@ fn main() -> std::io::Result<()> {
             "--deflate-threshold" => {
                 deflate.threshold = value().parse().unwrap_or(deflate.threshold)
             }
+            "--ping-interval" => {
+                let seconds: f64 = value().parse().unwrap_or(-1.0);
+                if !(seconds >= 0.0 && seconds.is_finite()) {
+                    eprintln!("--ping-interval takes seconds (0 turns keepalive off)");
+                    std::process::exit(2);
+                }
+                ping_interval =
+                    (seconds > 0.0).then(|| std::time::Duration::from_secs_f64(seconds));
+            }
             other => {
-                eprintln!("usage: echo [--host H] [--port P] [--threads N] [--no-deflate] [--deflate-threshold B] (unknown {other:?})");
+                eprintln!("usage: echo [--host H] [--port P] [--threads N] [--no-deflate] [--deflate-threshold B] [--ping-interval S] (unknown {other:?})");
                 std::process::exit(2);
             }
         }
@@ -53,6 +67,7 @@ fn main() -> std::io::Result<()> {
             max_message_size: 16 << 20,
             max_frame_size: 16 << 20,
             deflate,
+            ping_interval,
             ..WebSocketConfig::default()
         },
         ..ServerConfig::default()
