@@ -148,6 +148,8 @@ struct Inner {
     recv_waker: Option<Waker>,
     reader_waker: Option<Waker>,
     decision: Decision,
+    /// The HTTP status the application refused the upgrade with (0: none).
+    refused_with: u16,
     // Outbound side.
     out: BytesMut,
     /// With permessage-deflate, data messages (and the close frame, which
@@ -254,6 +256,7 @@ impl Conn {
                 recv_waker: None,
                 reader_waker: None,
                 decision: Decision::Pending,
+                refused_with: 0,
                 out: BytesMut::new(),
                 queue: Vec::new(),
                 queued_bytes: 0,
@@ -311,6 +314,12 @@ impl Conn {
         self.lock().closed.clone()
     }
 
+    /// The HTTP status the application refused the upgrade with (`reject`,
+    /// or `close` before `accept`), if it did.
+    pub fn refused_with(&self) -> Option<u16> {
+        Some(self.lock().refused_with).filter(|s| *s != 0)
+    }
+
     // ----- the handshake answer -------------------------------------------------
 
     /// Queue the 101 response; frames may be sent right after.
@@ -366,6 +375,7 @@ impl Conn {
                 return Err(WebSocketError::AlreadyAccepted);
             }
             inner.decision = Decision::Rejected;
+            inner.refused_with = status;
             inner.out.extend_from_slice(&response);
             inner.finish = true;
             inner.closed = Some((1006, format!("handshake rejected with HTTP {status}")));
