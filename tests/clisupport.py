@@ -59,8 +59,8 @@ async def cli() -> AsyncIterator[Callable[..., Awaitable[Cli]]]:
     accepts connections; the process is killed after the test if needed."""
     started: list[Cli] = []
 
-    async def start(*args: str, cwd: Path | None = None) -> Cli:
-        port = free_port()
+    async def start(*args: str, cwd: Path | None = None, port: int | None = None) -> Cli:
+        port = port or free_port()
         level = [] if "--log-level" in args else ["--log-level", "warning"]
         process = await asyncio.create_subprocess_exec(
             sys.executable,
