@@ -162,6 +162,10 @@ async def test_demo_serves_page_echo_and_chat(cli):
             assert response.headers["Content-Type"].startswith("text/html")
             page = await response.text()
     assert "<html" in page.lower()
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://{base}/favicon.ico") as response:
+            assert response.status == 200, "a browser asking for the icon gets one, not a 404"
+            assert response.headers["Content-Type"] == "image/svg+xml"
 
     async with connect(f"ws://{base}/echo") as client:
         await client.send("echo?")

@@ -4,7 +4,9 @@
   conformance run and the benchmarks).
 * `broadcast` relays each message a client sends to every other client.
 * `chat` is the demo's chat room; `demo` is the whole demo app (page at
-  ``/``, chat at ``/chat``, echo at ``/echo``).
+  ``/``, chat at ``/chat``, echo at ``/echo``, and its icon). The page's
+  live panel shows the server's own counters (``server.stats()``), sent by
+  the chat once a second.
 """
 
 from __future__ import annotations
@@ -149,4 +151,15 @@ def _page() -> HTTPResponse:
     return HTTPResponse(html, headers={"Cache-Control": "no-cache"})
 
 
-demo: dict[str, Handler | HTTPResponse] = {"/": _page(), "/chat": chat, "/echo": echo}
+# The page links the same icon inline; this answers browsers that ask anyway.
+_ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" '
+    'fill="#b7410e"/><path d="M4 4h8v2H6v2h5v2H6v2H4z" fill="#fff"/></svg>'
+)
+
+demo: dict[str, Handler | HTTPResponse] = {
+    "/": _page(),
+    "/favicon.ico": HTTPResponse(_ICON, content_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}),
+    "/chat": chat,
+    "/echo": echo,
+}
