@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the package with its test
-# dependencies, then Rust checks and tests, the Python suite against real
-# clients, the type stubs, and the Autobahn conformance run.
+# dependencies (and headless Chromium, with apt-get, for the demo page's
+# browser test), then Rust checks and tests, the Python suite against real
+# clients, the type stubs, and the Autobahn conformance run. The browser
+# test's screenshots stay in tests/artifacts/browser/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +11,15 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "install ferrosocket with test dependencies (builds the Rust engine)"
 python -m pip install --quiet --disable-pip-version-check ".[test]"
+
+step "headless Chromium for the demo page's browser test"
+if ! command -v chromium >/dev/null; then
+  if ! apt-get install -y chromium >/dev/null 2>&1; then
+    apt-get update >/dev/null && apt-get install -y chromium >/dev/null
+  fi
+fi
+chromium --version
+export FERROSOCKET_REQUIRE_BROWSER=1  # the browser test may not skip here
 
 step "cargo fmt / clippy"
 cargo fmt --all -- --check

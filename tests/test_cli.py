@@ -162,26 +162,45 @@ async def test_demo_serves_page_echo_and_chat(cli):
             assert response.headers["Content-Type"].startswith("text/html")
             page = await response.text()
     assert "<html" in page.lower()
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://{base}/favicon.ico") as response:
+            assert response.status == 200, "a browser asking for the icon gets one, not a 404"
+            assert response.headers["Content-Type"] == "image/svg+xml"
 
     async with connect(f"ws://{base}/echo") as client:
         await client.send("echo?")
         assert await asyncio.wait_for(client.recv(), TIMEOUT) == "echo?"
 
-    async def next_from(client, name: str) -> dict:
-        """The next chat message from `name`, skipping join/leave notices."""
+    async def next_of(client, kind: str, **fields) -> dict:
+        """The next message of this type (and these fields), skipping others."""
         while True:
             message = json.loads(await asyncio.wait_for(client.recv(), TIMEOUT))
-            assert set(message) == {"name", "text"}, message
-            if message["name"] == name:
+            assert "type" in message, message
+            if message["type"] == kind and all(message.get(k) == v for k, v in fields.items()):
                 return message
 
     async with connect(f"ws://{base}/chat?name=alice") as alice, connect(f"ws://{base}/chat?name=bob") as bob:
-        await next_from(alice, "server")  # alice sees bob join (or her own join)
-        await alice.send("hello bob")
-        assert await next_from(bob, "alice") == {"name": "alice", "text": "hello bob"}
-        assert await next_from(alice, "alice") == {"name": "alice", "text": "hello bob"}
-        await bob.send("hi alice")
-        assert await next_from(alice, "bob") == {"name": "bob", "text": "hi alice"}
+        await next_of(alice, "notice", text="bob joined (2 here)")
+        await alice.send("hello bob")  # plain text is a chat message too
+        assert await next_of(bob, "chat", name="alice") == {"type": "chat", "name": "alice", "text": "hello bob"}
+        await bob.send(json.dumps({"type": "say", "text": "   "}))  # whitespace only: dropped
+        await bob.send(json.dumps({"type": "say", "text": "hi alice"}))
+        assert (await next_of(alice, "chat", name="bob"))["text"] == "hi alice"
+
+        # Renaming needs no reconnect: a notice, then the new name.
+        await bob.send(json.dumps({"type": "name", "name": "  robert  "}))
+        assert (await next_of(alice, "notice"))["text"] == "bob is now robert"
+        await bob.send(json.dumps({"type": "say", "text": "same socket"}))
+        assert (await next_of(alice, "chat"))["name"] == "robert"
+
+        # Pings are answered to the sender only (the page's round trip).
+        await alice.send(json.dumps({"type": "ping", "id": 7}))
+        assert await next_of(alice, "pong") == {"type": "pong", "id": 7}
+
+        # The live panel: the server's own counters, once a second.
+        stats = await next_of(bob, "stats")
+        assert stats["connections"] == 2
+        assert stats["in_per_s"] >= 0 and stats["out_per_s"] > 0, stats
     assert await running.stop() == 0
 
 

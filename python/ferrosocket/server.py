@@ -9,6 +9,7 @@ running the user's handler. Handler tasks are kept referenced until they end.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import signal
@@ -17,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any
 
-from . import _native
+from . import _logging, _native
 from ._errors import WebSocketDisconnect
 from .config import HTTPResponse, WebSocketConfig
 from .websocket import WebSocket
@@ -25,6 +26,11 @@ from .websocket import WebSocket
 __all__ = ["serve", "Server", "run", "Handler", "App"]
 
 logger = logging.getLogger("ferrosocket")
+access_logger = logging.getLogger(_logging.ACCESS)
+
+# The server running the current handler task (set in each handler's task),
+# so that an app such as the demo can show the server's stats.
+_current_server: contextvars.ContextVar[Server] = contextvars.ContextVar("ferrosocket_server")
 
 Handler = Callable[[WebSocket], Awaitable[None]]
 App = Handler | Mapping[str, Handler | HTTPResponse]
@@ -106,9 +112,22 @@ class Server:
         )
         self._hub = hub
         loop.add_reader(hub.fd, hub.drain)
-        scheme = "wss" if self.tls else "ws"
-        logger.info("ferrosocket serving on %s://%s", scheme, self._native.address)
+        logger.info("ferrosocket serving on %s", self._urls())
         return self
+
+    def _urls(self) -> str:
+        """``ws://host:port``, plus the page's http:// URL when there are pages."""
+        assert self._native is not None
+        address = self._native.address
+        ws = f"{'wss' if self.tls else 'ws'}://{address}"
+        if not self._pages or address.startswith("unix:"):
+            return ws
+        host = self._native.host
+        if host in ("0.0.0.0", "::"):  # a browser needs a concrete address
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+        host = f"[{host}]" if ":" in host else host
+        page = "/" if "/" in self._pages else sorted(self._pages)[0]
+        return f"{ws} (open http{'s' if self.tls else ''}://{host}:{self._native.port}{page} in a browser)"
 
     def __await__(self) -> Generator[Any, None, Server]:
         return self.start().__await__()
@@ -165,8 +184,8 @@ class Server:
 
     async def _run(self, handler: Handler, ws: WebSocket) -> None:
         c = ws._c
+        _current_server.set(self)
         started = time.monotonic()
-        logger.info("connection open: %s %s", _peer(c.client), c.path)
         try:
             result = handler(ws)
             if not inspect.isawaitable(result):
@@ -190,13 +209,14 @@ class Server:
         finally:
             if self._hub is not None:
                 self._hub.release(c.id)
-            logger.info(
-                "connection closed: %s %s code=%s duration=%.1fs",
-                _peer(c.client),
-                c.path,
-                c.close_code,
-                time.monotonic() - started,
-            )
+            if ws._accepted:  # a refused handshake is logged by the engine
+                access_logger.info(
+                    "connection closed: %s %s code=%s duration=%.1fs",
+                    _peer(c.client),
+                    c.path,
+                    c.close_code,
+                    time.monotonic() - started,
+                )
 
     def close(self, code: int = 1001, reason: str = "") -> None:
         """Stop accepting and close every connection with `code` (1001 by
@@ -280,15 +300,15 @@ def run(
     *,
     config: WebSocketConfig | None = None,
     log_level: str | int | None = "info",
+    access_log: bool = True,
     loop: str = "asyncio",
     **listen: Any,
 ) -> None:
     """Serve `app` until SIGINT or SIGTERM, then close every connection with
     1001 and wait for the handlers. `loop` is ``"asyncio"`` or ``"uvloop"``;
-    `listen` takes `serve()`'s ssl_certfile, ssl_keyfile, unix and sock."""
-    if log_level is not None:
-        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        logger.setLevel(log_level.upper() if isinstance(log_level, str) else log_level)
+    `listen` takes `serve()`'s ssl_certfile, ssl_keyfile, unix and sock.
+    `access_log=False` silences the per-connection lines (see `_logging`)."""
+    _logging.configure(log_level, access_log)
 
     async def main() -> None:
         # Handlers go in before the socket is bound: a supervisor may send

@@ -18,6 +18,7 @@ the engine says there is something to wait for:
 from __future__ import annotations
 
 import json
+import logging
 from asyncio import Future
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from typing import Any
@@ -28,6 +29,8 @@ from ._native import Binary, Close, Text
 from .datastructures import Headers, QueryParams
 
 __all__ = ["WebSocket", "Message"]
+
+_access = logging.getLogger("ferrosocket.access")
 
 Message = Text | Binary | Close
 
@@ -52,12 +55,13 @@ class WebSocket:
     with 1011 when it raises.
     """
 
-    __slots__ = ("_c", "_headers", "_query", "__weakref__")
+    __slots__ = ("_c", "_headers", "_query", "_accepted", "__weakref__")
 
     def __init__(self, connection: _native.Connection) -> None:
         self._c = connection
         self._headers: Headers | None = None
         self._query: QueryParams | None = None
+        self._accepted = False
 
     # -- handshake ---------------------------------------------------------
 
@@ -65,6 +69,10 @@ class WebSocket:
         """Complete the handshake (HTTP 101), optionally choosing one of
         `subprotocols` and adding response headers."""
         self._c.accept(subprotocol, _header_list(headers))
+        self._accepted = True
+        if _access.isEnabledFor(logging.INFO):
+            client = self._c.client
+            _access.info("connection open: %s %s", f"{client[0]}:{client[1]}" if client else "-", self._c.path)
 
     async def reject(self, status: int = 403, body: bytes | str = b"", headers: HeaderItems = None) -> None:
         """Refuse the upgrade with any HTTP response instead of accepting."""

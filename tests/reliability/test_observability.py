@@ -1,7 +1,8 @@
 """Observability (issue 6, item 8): log records on the "ferrosocket" logger
-for connections opened and closed (with code and duration), handshake
-refusals (with the reason) and handler errors; and server.stats() counters
-for connections, messages, bytes and refusals by reason."""
+(per-connection lines on its child "ferrosocket.access") for connections
+opened and closed (with code and duration), handshake refusals (with the
+reason) and handler errors; and server.stats() counters for connections,
+messages, bytes and refusals by reason."""
 
 from __future__ import annotations
 
@@ -16,7 +17,17 @@ from relsupport import TIMEOUT, echo_ok, raw_request, request_bytes
 from support import echo, fast_config
 from websockets.asyncio.client import connect
 
-REASONS = {"bad_request", "timeout", "not_found", "origin", "overloaded", "tls", "plain_http", "shutting_down"}
+REASONS = {
+    "bad_request",
+    "timeout",
+    "not_found",
+    "origin",
+    "overloaded",
+    "tls",
+    "plain_http",
+    "shutting_down",
+    "handler",
+}
 
 
 async def _until(predicate, timeout: float = TIMEOUT) -> None:
@@ -28,7 +39,7 @@ async def _until(predicate, timeout: float = TIMEOUT) -> None:
 
 
 def _messages(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "ferrosocket"]
+    return [r.getMessage() for r in caplog.records if r.name in ("ferrosocket", "ferrosocket.access")]
 
 
 async def test_connection_open_and_closed_are_logged_with_code_and_duration(serve, caplog):

@@ -112,6 +112,8 @@ pub struct Session {
     delivered: bool,
     /// The engine gave up on the connection: no lingering.
     aborted: bool,
+    /// The HTTP status the application refused the upgrade with.
+    refused: Option<u16>,
 }
 
 impl Default for Session {
@@ -129,6 +131,7 @@ impl Session {
             outcome: None,
             delivered: false,
             aborted: false,
+            refused: None,
         }
     }
 
@@ -155,6 +158,12 @@ impl Session {
     /// Whether the engine gave up on the connection.
     pub fn aborted(&self) -> bool {
         self.aborted
+    }
+
+    /// The HTTP status the application refused the upgrade with (`reject`,
+    /// or `close` before `accept`), if it did.
+    pub fn refused(&self) -> Option<u16> {
+        self.refused
     }
 
     /// Data messages may be sent: open, or draining toward a close.
@@ -236,6 +245,7 @@ impl Session {
             return Err(SessionError::AlreadyAnswered);
         }
         let mut out = Vec::new();
+        self.refused = Some(status);
         self.decide(1006, &format!("handshake rejected with HTTP {status}"));
         self.finish(&mut out, (1006, String::new()));
         Ok(out)

@@ -30,6 +30,7 @@ fn accept_opens_once() {
     let mut s = Session::new();
     assert_eq!(s.accept(), Ok(()));
     assert_eq!(s.state(), &State::Open);
+    assert_eq!(s.refused(), None);
     assert!(s.can_send() && s.accepts_data());
     assert_eq!(s.accept(), Err(SessionError::AlreadyAnswered));
     assert_eq!(s.reject(403), Err(SessionError::AlreadyAnswered));
@@ -41,6 +42,7 @@ fn reject_finishes_without_delivering() {
     assert_eq!(s.reject(401).unwrap(), vec![Action::Finish]);
     assert_eq!(s.state(), &State::Finishing);
     assert!(!s.accepted() && !s.delivered());
+    assert_eq!(s.refused(), Some(401));
     assert_eq!(s.outcome().unwrap().0, 1006);
     assert!(s.outcome().unwrap().1.contains("401"));
     assert_eq!(s.accept(), Err(SessionError::AlreadyAnswered));

@@ -49,7 +49,7 @@ impl Hub {
             logger: event_loop
                 .py()
                 .import("logging")?
-                .call_method1("getLogger", ("ferrosocket",))?
+                .call_method1("getLogger", ("ferrosocket.access",))?
                 .unbind(),
             next_id: 1,
             ready: Vec::new(),

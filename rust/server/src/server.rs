@@ -121,7 +121,9 @@ impl Listener {
 }
 
 /// Why handshakes were refused, counted by [`Server::stats`].
-pub const REFUSAL_REASONS: [&str; 8] = [
+/// `handler`: the application refused it (`reject`, or `close` before
+/// `accept`).
+pub const REFUSAL_REASONS: [&str; 9] = [
     "bad_request",
     "timeout",
     "not_found",
@@ -130,6 +132,7 @@ pub const REFUSAL_REASONS: [&str; 8] = [
     "tls",
     "plain_http",
     "shutting_down",
+    "handler",
 ];
 
 /// Counters of a server since it started.
@@ -449,6 +452,21 @@ async fn serve_stream<T: Transport>(
     shared.app.connect(conn.clone());
     crate::io::drive(conn.clone(), stream, leftover).await;
     shared.conns().remove(&id);
+    if let Some(status) = conn.refused_with() {
+        let path = conn.request().path();
+        match status {
+            // Server::close answers handshakes still waiting for the application.
+            503 if *shared.stop.borrow() => {
+                shared.refuse(peer, "shutting_down", 503, "Server shutting down")
+            }
+            _ => shared.refuse(
+                peer,
+                "handler",
+                status,
+                &format!("by the handler of {path}"),
+            ),
+        }
+    }
     shared
         .closed_traffic
         .lock()

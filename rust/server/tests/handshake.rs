@@ -232,6 +232,44 @@ async fn reject_sends_the_given_status_and_body() {
 }
 
 #[tokio::test]
+async fn handler_refusals_are_counted_as_such() {
+    let server = serve("/ws", |mut ws: WebSocket| async move {
+        if ws.request().query().contains("close") {
+            let _ = ws.close(CloseCode::Normal, None).await; // before accept: 403
+        } else {
+            let _ = ws.reject(401, b"no token").await;
+        }
+    })
+    .await;
+    for (target, expected) in [("/ws", 401), ("/ws?close", 403)] {
+        let (head, _) =
+            http_exchange(server.local_addr(), &upgrade_request(target, RFC_KEY, "")).await;
+        assert_eq!(status(&head), expected, "{head}");
+    }
+    let handler = || {
+        let refused = server.stats().refused;
+        refused
+            .iter()
+            .find(|(r, _)| *r == "handler")
+            .map(|(_, n)| *n)
+    };
+    within("two handler refusals counted", async {
+        while handler() != Some(2) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let others: u64 = server
+        .stats()
+        .refused
+        .iter()
+        .filter(|(r, _)| *r != "handler")
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(others, 0);
+}
+
+#[tokio::test]
 async fn misuse_before_and_after_accept() {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let server = serve("/ws", move |mut ws: WebSocket| {

@@ -72,6 +72,12 @@ impl Conn {
         Ok(())
     }
 
+    /// The HTTP status the application refused the upgrade with (`reject`,
+    /// or `close` before `accept`), if it did.
+    pub fn refused_with(&self) -> Option<u16> {
+        self.lock().session.refused()
+    }
+
     pub(crate) fn poll_decision(&self, cx: &mut Context<'_>) -> Poll<Decision> {
         let mut inner = self.lock();
         if inner.session.accepted() {
