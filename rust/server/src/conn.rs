@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes, BytesMut};
 use ferrosocket_proto::{
     build_accept_response, build_response, encode_close, encode_frame, negotiate, DeflateParams,
-    OpCode,
+    FrameHeader, OpCode,
 };
 use tokio::net::tcp::OwnedWriteHalf;
 
@@ -600,7 +600,11 @@ impl Conn {
                 });
                 inner.queued_bytes += payload.len();
             } else {
-                encode_frame(&mut inner.out, opcode, payload, true);
+                encode_frame(
+                    &mut inner.out,
+                    FrameHeader::new(opcode, payload.len()),
+                    payload,
+                );
             }
             if data {
                 inner.stats.messages_out += 1;
@@ -751,7 +755,11 @@ impl Conn {
             if Self::buffered(&inner) > self.config.write_high_water {
                 inner.owed_pong = Some(payload);
             } else {
-                encode_frame(&mut inner.out, OpCode::Pong, &payload, true);
+                encode_frame(
+                    &mut inner.out,
+                    FrameHeader::new(OpCode::Pong, payload.len()),
+                    &payload,
+                );
             }
             waker = self.flush(&mut inner);
         }
@@ -879,7 +887,11 @@ impl Conn {
             }
             inner.pings = inner.pings.wrapping_add(1);
             let id = inner.pings;
-            encode_frame(&mut inner.out, OpCode::Ping, &id.to_be_bytes(), true);
+            encode_frame(
+                &mut inner.out,
+                FrameHeader::new(OpCode::Ping, id.to_be_bytes().len()),
+                &id.to_be_bytes(),
+            );
             inner.ping_sent = Some((id, now));
             waker = self.flush(&mut inner);
         }
@@ -938,7 +950,11 @@ impl Conn {
         let mut inner = self.lock();
         let inner = &mut *inner;
         if let Some(pong) = inner.owed_pong.take() {
-            encode_frame(&mut inner.out, OpCode::Pong, &pong, true);
+            encode_frame(
+                &mut inner.out,
+                FrameHeader::new(OpCode::Pong, pong.len()),
+                &pong,
+            );
         }
         if !inner.out.is_empty() || !inner.queue.is_empty() {
             let raw = inner.out.split();

@@ -22,7 +22,9 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use ferrosocket_proto::{encode_frame, Decoder, DecoderConfig, Deflater, Event, Inflater};
+use ferrosocket_proto::{
+    encode_compressed, encode_frame, Decoder, DecoderConfig, Deflater, Event, FrameHeader, Inflater,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -367,11 +369,15 @@ async fn write_loop<W: WriteHalf>(conn: Arc<Conn>, mut wr: W) {
                         let deflater = deflater.get_or_insert_with(|| {
                             deflate.deflater(conn.deflate_params().unwrap_or_default())
                         });
-                        deflater.encode_message(&mut chunk, opcode, &payload);
+                        encode_compressed(&mut chunk, deflater, opcode, &payload, None);
                     }
                     OutItem::Message {
                         opcode, payload, ..
-                    } => encode_frame(&mut chunk, opcode, &payload, true),
+                    } => encode_frame(
+                        &mut chunk,
+                        FrameHeader::new(opcode, payload.len()),
+                        &payload,
+                    ),
                 }
             }
             chunk
