@@ -36,7 +36,7 @@ impl Deflater {
 
     /// A compressor with an explicit window (8..=15, clamped) and context
     /// mode; [`Deflater::new`] picks these from the agreed parameters. A
-    /// client (tests, load tools) uses the `client_*` parameters here.
+    /// client (the tests, the fuzz bodies) uses the `client_*` parameters here.
     pub fn with_window(
         window_bits: u8,
         no_context_takeover: bool,

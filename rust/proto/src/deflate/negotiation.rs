@@ -26,13 +26,13 @@ pub struct DeflateConfig {
     /// Ask the client to reset its compressor after every message. Default
     /// `false`.
     pub client_no_context_takeover: bool,
-    /// zlib level 0..=9. Default 3. Measured on ~2 KiB JSON messages with
-    /// context takeover (release build; `benches/codec.rs` measures the
-    /// levels on a ~1.6 KB JSON message): level 1 → 0.35 of the raw size at
-    /// ~12 µs/message, level 3 → 0.25 at ~35 µs, level 6 → 0.23 at ~70 µs,
-    /// level 9 → 0.23 at ~90+ µs. Level 3 stays within 10% of level 6's size
-    /// for about half its CPU, and compression runs once per message per
-    /// connection, so CPU is the cost that scales; pick 1 when CPU is the
+    /// zlib level 0..=9. Default 3. Measured with `benches/codec.rs`
+    /// (`deflate_json`: distinct ~1.6 KB JSON messages, context takeover,
+    /// release build): level 1 → 0.35 of the raw size at ~9 µs/message,
+    /// level 3 → 0.26 at ~33 µs, level 6 → 0.23 at ~49 µs (level 9 buys
+    /// nothing over 6 in size). Level 3 stays within 10% of level 6's size
+    /// for about two thirds of its CPU, and compression runs once per message
+    /// per connection, so CPU is the cost that scales; pick 1 when CPU is the
     /// bottleneck.
     pub level: u32,
     /// zlib memory level 1..=9 (deflate state is about 2^(mem_level+9)

@@ -9,7 +9,7 @@
 //!
 //! * **States.** Between messages, inside a data message (reading one of its
 //!   frames' payload, or waiting for its next fragment's header), or failed.
-//!   A message in progress is one value ([`State::Message`]) holding its
+//!   A message in progress is one value (`State::Message`) holding its
 //!   kind, its payload buffer (plain or inflated) and the frame being read,
 //!   so no combination of fields can be out of step.
 //! * **Validation order.** The first two header bytes carry RSV, opcode, FIN,
