@@ -65,14 +65,16 @@
 //!
 //! [`Inflater::inflate`] writes into a `Vec` it grows itself with
 //! `reserve_exact`, never past the caller's limit, and stops with
-//! [`ProtocolError::MessageTooLarge`] (1009) as soon as one byte more than the
-//! limit *would* be produced (detected with a 1-byte probe, so the output
-//! never holds more than `limit` bytes). Compressed input is never buffered:
-//! it is inflated straight out of the socket buffer.
+//! [`MessageTooLarge`](crate::ProtocolError::MessageTooLarge) (1009) as
+//! soon as one byte more than the limit *would* be produced (detected with
+//! a 1-byte probe, so the output never holds more than `limit` bytes).
+//! Compressed input is never buffered: it is inflated straight out of the
+//! socket buffer.
 //!
 //! # Corrupt data
 //!
-//! A stream zlib rejects fails with [`ProtocolError::InvalidCompressedData`],
+//! A stream zlib rejects fails with
+//! [`InvalidCompressedData`](crate::ProtocolError::InvalidCompressedData),
 //! close code 1007. RFC 7692 only says "fail the connection" (§6.2); 1007 is
 //! RFC 6455's code for data inconsistent with the message's type, which is
 //! what a payload that does not decode under the negotiated encoding is (the
