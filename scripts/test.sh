@@ -28,9 +28,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "Rust tests (unit, RFC vectors, proptests, fuzz bodies, integration)"
 cargo test --workspace --exclude ferrosocket-python --quiet
 
-step "fuzz the frame decoder and handshake parser (${FUZZ_SECONDS:-20} s each)"
+step "fuzz the frame decoder (plain and deflate), handshake and deflate negotiation (${FUZZ_SECONDS:-20} s each)"
 command -v cargo-fuzz >/dev/null || cargo install --quiet --locked cargo-fuzz
-for target in decode_frames parse_handshake; do
+for target in decode_frames decode_frames_deflate parse_handshake negotiate_deflate; do
   log=$(mktemp)
   if ! (cd rust/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir . "$target" -- \
         -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=1) >"$log" 2>&1; then

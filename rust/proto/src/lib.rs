@@ -11,15 +11,18 @@
 //! * **Fuzzability.** The same functions are fuzz targets (see
 //!   `rust/fuzz` and the hidden [`fuzzing`] module, whose bodies also run as
 //!   bounded property tests under `cargo test`).
-//! * **Reuse.** No tokio and no pyo3 here: the server, load tools and tests
-//!   share one implementation of the protocol.
+//! * **Reuse.** No tokio and no pyo3 here: the server, the Python bridge
+//!   (through the server) and the tests share one implementation of the
+//!   protocol.
 //!
-//! Layout: [`handshake`] (HTTP upgrade), [`frame`] (codec), [`deflate`]
-//! (permessage-deflate, RFC 7692: negotiation, compression, bounded
-//! inflation), [`mask`],
-//! [`utf8`] (streaming fail-fast validation), [`close`] (close codes),
-//! [`session`] (the connection's lifecycle as a state machine), [`error`] (one enum, each variant mapped to its
-//! close code).
+//! Layout, one concept per module: [`handshake`] (HTTP upgrade: request,
+//! response, accept key), [`frame`] (the codec: one [`FrameHeader`] with one
+//! encoder, and the streaming [`Decoder`]), [`deflate`] (permessage-deflate,
+//! RFC 7692: negotiation, compression, bounded inflation — a leaf that the
+//! frame codec uses and that knows nothing of frames), [`mask`], [`utf8`]
+//! (streaming fail-fast validation), [`close`] (close codes), [`session`] (the
+//! connection's lifecycle as a state machine: how a connection ends),
+//! [`error`] (one enum, each variant mapped to its close code).
 
 pub mod close;
 pub mod deflate;
@@ -37,8 +40,8 @@ pub use close::is_valid_close_code;
 pub use deflate::{negotiate, DeflateConfig, DeflateParams, Deflater, Inflater};
 pub use error::ProtocolError;
 pub use frame::{
-    encode_close, encode_frame, encode_frame_masked, encode_frame_masked_rsv1, encode_frame_rsv1,
-    max_header_len, CloseFrame, Decoder, DecoderConfig, Event, OpCode,
+    encode_close, encode_compressed, encode_frame, CloseFrame, Decoder, DecoderConfig, Event,
+    FrameHeader, OpCode,
 };
 pub use handshake::{
     accept_key, build_accept_response, build_response, parse_request, HandshakeError,

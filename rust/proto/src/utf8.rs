@@ -77,7 +77,7 @@ impl Utf8Validator {
     }
 
     /// Forget any carried bytes, ready for a new message.
-    pub fn reset(&mut self) {
+    fn reset(&mut self) {
         self.partial_len = 0;
     }
 }

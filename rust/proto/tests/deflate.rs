@@ -3,8 +3,8 @@
 
 use bytes::{Bytes, BytesMut};
 use ferrosocket_proto::{
-    encode_frame_masked, encode_frame_masked_rsv1, Decoder, DecoderConfig, DeflateParams, Deflater,
-    Event, Inflater, OpCode, ProtocolError,
+    encode_compressed, encode_frame, Decoder, DecoderConfig, DeflateParams, Deflater, Event,
+    FrameHeader, Inflater, OpCode, ProtocolError,
 };
 use proptest::prelude::*;
 
@@ -18,8 +18,14 @@ fn deflate_decoder() -> Decoder {
 }
 
 fn frame(op: OpCode, payload: &[u8], fin: bool, rsv1: bool) -> Vec<u8> {
+    let header = FrameHeader {
+        fin,
+        rsv1,
+        mask: Some(MASK),
+        ..FrameHeader::new(op, payload.len())
+    };
     let mut b = BytesMut::new();
-    encode_frame_masked_rsv1(&mut b, op, payload, fin, rsv1, MASK);
+    encode_frame(&mut b, header, payload);
     b.to_vec()
 }
 
@@ -98,14 +104,6 @@ fn rsv1_without_extension_is_1002() {
     assert_eq!(
         (e.clone(), e.close_code()),
         (ProtocolError::ReservedBits, 1002)
-    );
-    // Removing the inflater turns the rule back on.
-    let mut d = deflate_decoder();
-    d.set_deflate(None);
-    assert!(!d.deflate_enabled());
-    assert_eq!(
-        decode_all(&mut d, &frame(OpCode::Binary, &HELLO, true, true)),
-        Err(ProtocolError::ReservedBits)
     );
 }
 
@@ -487,7 +485,7 @@ proptest! {
 }
 
 #[test]
-fn encode_message_frames_decode() {
+fn encode_compressed_frames_decode() {
     // Whole-message frames of every header size, masked (client role).
     let mut client = Deflater::with_window(15, false, 6, 8);
     let mut d = deflate_decoder();
@@ -497,11 +495,11 @@ fn encode_message_frames_decode() {
     for (i, &n) in sizes.iter().enumerate() {
         // Random-ish so that large ones stay large after compression.
         let data: Vec<u8> = (0..n).map(|j| ((j * 2654435761 + i) >> 7) as u8).collect();
-        client.encode_message_masked(&mut wire, OpCode::Binary, &data, MASK);
+        encode_compressed(&mut wire, &mut client, OpCode::Binary, &data, Some(MASK));
         expected.push(Event::Binary(Bytes::from(data)));
     }
     // A plain frame in between still works.
-    encode_frame_masked(&mut wire, OpCode::Text, b"plain", true, MASK);
+    wire.extend(frame(OpCode::Text, b"plain", true, false));
     expected.push(Event::Text(Bytes::from_static(b"plain")));
     assert_eq!(decode_all(&mut d, &wire).unwrap(), expected);
 }

@@ -22,7 +22,7 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use ferrosocket_proto::{encode_frame, Decoder, DecoderConfig, Deflater, Event, Inflater};
+use ferrosocket_proto::{encode_compressed, Decoder, DecoderConfig, Deflater, Event, Inflater};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -30,7 +30,7 @@ use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 
 use ferrosocket_proto::session::Ending;
 
-use crate::conn::{Conn, Decision, Incoming, OutItem, Outbound};
+use crate::conn::{frame, Conn, Decision, Incoming, OutItem, Outbound};
 
 const MIN_READ: usize = 1024;
 const MAX_READ: usize = 256 << 10;
@@ -369,11 +369,11 @@ async fn write_loop<W: WriteHalf>(conn: Arc<Conn>, mut wr: W) {
                         let deflater = deflater.get_or_insert_with(|| {
                             deflate.deflater(conn.deflate_params().unwrap_or_default())
                         });
-                        deflater.encode_message(&mut chunk, opcode, &payload);
+                        encode_compressed(&mut chunk, deflater, opcode, &payload, None);
                     }
                     OutItem::Message {
                         opcode, payload, ..
-                    } => encode_frame(&mut chunk, opcode, &payload, true),
+                    } => frame(&mut chunk, opcode, &payload),
                 }
             }
             chunk

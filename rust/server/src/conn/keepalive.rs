@@ -8,8 +8,9 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ferrosocket_proto::{encode_frame, OpCode};
+use ferrosocket_proto::OpCode;
 
+use super::outbound::frame;
 use super::Conn;
 
 #[derive(Default)]
@@ -52,7 +53,7 @@ impl Conn {
             ka.count = ka.count.wrapping_add(1);
             ka.sent = Some((ka.count, now));
             let id = ka.count;
-            encode_frame(&mut inner.out.raw, OpCode::Ping, &id.to_be_bytes(), true);
+            frame(&mut inner.out.raw, OpCode::Ping, &id.to_be_bytes());
             waker = self.flush(&mut inner);
         }
         if let Some(w) = waker {

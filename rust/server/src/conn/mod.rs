@@ -45,7 +45,7 @@ pub(crate) use handshake::Decision;
 use inbound::Inbound;
 use keepalive::Keepalive;
 use outbound::OutBuf;
-pub(crate) use outbound::{OutItem, Outbound};
+pub(crate) use outbound::{frame, OutItem, Outbound};
 
 /// Connection states, as `WebSocket::state()` names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,11 +13,17 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
-use ferrosocket_proto::{encode_close, encode_frame, DeflateParams, OpCode};
+use ferrosocket_proto::{encode_close, encode_frame, DeflateParams, FrameHeader, OpCode};
 use tokio::net::tcp::OwnedWriteHalf;
 
 use super::{Conn, Inner, Wakes};
 use crate::error::WebSocketError;
+
+/// Encode one final, unmasked, uncompressed frame: the server's only kind
+/// apart from compressed data messages.
+pub(crate) fn frame(dst: &mut BytesMut, opcode: OpCode, payload: &[u8]) {
+    encode_frame(dst, FrameHeader::new(opcode, payload.len()), payload);
+}
 
 /// A frame waiting for the writer task on a compressed connection.
 #[derive(Debug)]
@@ -96,7 +102,7 @@ impl OutBuf {
         if self.in_flight > 0 || self.buffered() > high_water {
             self.owed_pong = Some(payload);
         } else {
-            encode_frame(&mut self.raw, OpCode::Pong, &payload, true);
+            frame(&mut self.raw, OpCode::Pong, &payload);
         }
     }
 
@@ -188,7 +194,7 @@ impl Conn {
                 });
                 out.queued_bytes += payload.len();
             } else {
-                encode_frame(&mut out.raw, opcode, payload, true);
+                frame(&mut out.raw, opcode, payload);
             }
             above = out.buffered() > self.config.write_high_water;
             if data {
@@ -238,7 +244,7 @@ impl Conn {
         let finishing = inner.session.is_finishing();
         let out = &mut inner.out;
         if let Some(pong) = out.owed_pong.take() {
-            encode_frame(&mut out.raw, OpCode::Pong, &pong, true);
+            frame(&mut out.raw, OpCode::Pong, &pong);
         }
         if !out.raw.is_empty() || !out.queue.is_empty() {
             let raw = out.raw.split();

@@ -1,0 +1,101 @@
+//! [`Deflater`]: compression of outgoing messages (RFC 7692 §7.2.1), on
+//! zlib-rs directly for the memory level (see "Backends" in the
+//! [module docs](super)).
+
+use bytes::BytesMut;
+use zlib_rs::DeflateFlush;
+
+use super::{DeflateParams, TAIL};
+
+/// Compressor for one direction of one connection (server → client).
+pub struct Deflater {
+    z: zlib_rs::Deflate,
+    no_context_takeover: bool,
+}
+
+impl std::fmt::Debug for Deflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deflater")
+            .field("no_context_takeover", &self.no_context_takeover)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deflater {
+    /// The server's compressor for `params` (uses `server_max_window_bits`
+    /// and `server_no_context_takeover`). `level` is clamped to 0..=9 and
+    /// `mem_level` to 1..=9.
+    pub fn new(params: DeflateParams, level: u32, mem_level: u8) -> Deflater {
+        Deflater::with_window(
+            params.server_max_window_bits,
+            params.server_no_context_takeover,
+            level,
+            mem_level,
+        )
+    }
+
+    /// A compressor with an explicit window (8..=15, clamped) and context
+    /// mode; [`Deflater::new`] picks these from the agreed parameters. A
+    /// client (the tests, the fuzz bodies) uses the `client_*` parameters here.
+    pub fn with_window(
+        window_bits: u8,
+        no_context_takeover: bool,
+        level: u32,
+        mem_level: u8,
+    ) -> Deflater {
+        let config = zlib_rs::DeflateConfig {
+            level: level.min(9) as i32,
+            method: zlib_rs::Method::Deflated,
+            // Raw deflate cannot allocate 8; 9 never reaches past 250 bytes.
+            // See "Window bits 8" in the module docs.
+            window_bits: -i32::from(window_bits.clamp(9, 15)),
+            mem_level: i32::from(mem_level.clamp(1, 9)),
+            strategy: zlib_rs::Strategy::Default,
+        };
+        Deflater {
+            z: zlib_rs::Deflate::new_with_config(config),
+            no_context_takeover,
+        }
+    }
+
+    /// Append the compressed form of one whole message to `dst`, without
+    /// the `00 00 ff ff` tail (§7.2.1). With no context takeover the
+    /// compressor is reset afterwards.
+    pub fn compress(&mut self, payload: &[u8], dst: &mut BytesMut) {
+        if payload.is_empty() {
+            // An empty stored block. Not asked of zlib: a sync flush right
+            // after another one, with no input, produces nothing at all.
+            dst.extend_from_slice(&[0x00]);
+            return;
+        }
+        let start = dst.len();
+        let mut input = payload;
+        loop {
+            // Most payloads shrink; reserve about half, at least 64 bytes.
+            dst.reserve((input.len() / 2).max(64));
+            let spare = dst.spare_capacity_mut();
+            let spare_len = spare.len();
+            let (in0, out0) = (self.z.total_in(), self.z.total_out());
+            let result = self
+                .z
+                .compress_uninit(input, spare, DeflateFlush::SyncFlush);
+            let consumed = (self.z.total_in() - in0) as usize;
+            let produced = (self.z.total_out() - out0) as usize;
+            // SAFETY: zlib initialised exactly `produced` bytes of the spare capacity.
+            unsafe { dst.set_len(dst.len() + produced) };
+            input = &input[consumed..];
+            // With a valid configuration, deflate only fails on misuse.
+            debug_assert!(result.is_ok(), "deflate: {result:?}");
+            if result.is_err() || (input.is_empty() && produced < spare_len) {
+                break;
+            }
+        }
+        debug_assert!(dst[start..].ends_with(&TAIL));
+        if dst[start..].ends_with(&TAIL) {
+            dst.truncate(dst.len() - TAIL.len());
+        }
+        if self.no_context_takeover {
+            self.z.reset();
+        }
+    }
+}
