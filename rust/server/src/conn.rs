@@ -321,9 +321,8 @@ impl Conn {
     ) -> Result<(), WebSocketError> {
         if let Some(p) = subprotocol {
             if p.is_empty() || p.bytes().any(|b| !(0x21..0x7f).contains(&b) || b == b',') {
-                return Err(WebSocketError::Io(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("invalid subprotocol token {p:?}"),
+                return Err(WebSocketError::InvalidArgument(format!(
+                    "invalid subprotocol token {p:?}"
                 )));
             }
         }
@@ -358,6 +357,7 @@ impl Conn {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<(), WebSocketError> {
+        crate::error::check_refusal_status(status)?;
         let response = build_response(status, headers, body);
         let mut wakes = Wakes::default();
         {
@@ -580,10 +580,9 @@ impl Conn {
         compress: bool,
     ) -> Result<bool, WebSocketError> {
         if matches!(opcode, OpCode::Ping | OpCode::Pong) && payload.len() > 125 {
-            return Err(WebSocketError::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "ping and pong payloads are limited to 125 bytes",
-            )));
+            return Err(WebSocketError::InvalidArgument(
+                "ping and pong payloads are limited to 125 bytes".into(),
+            ));
         }
         let waker;
         let above;
@@ -646,9 +645,7 @@ impl Conn {
     /// Send a close frame (the application's `close()`). Idempotent; before the
     /// handshake is answered it refuses the upgrade with HTTP 403 instead.
     pub fn close(&self, code: u16, reason: &str) -> Result<(), WebSocketError> {
-        if !ferrosocket_proto::is_valid_close_code(code) || reason.len() > 123 {
-            return Err(WebSocketError::InvalidClose(code));
-        }
+        crate::error::check_close(code, reason)?;
         let mut wakes = Wakes::default();
         {
             let mut inner = self.lock();
