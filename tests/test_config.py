@@ -4,7 +4,9 @@ frame limit, keepalive, idle and write timeouts, allowed origins."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import re
 
 import pytest
 from ferrosocket import Close, WebSocketDisconnect
@@ -174,3 +176,63 @@ def test_config_validation():
     with pytest.raises(ValueError):
         ferrosocket.WebSocketConfig(allowed_origins="https://a.example")
     assert ferrosocket.WebSocketConfig().max_message_size == 16 * 1024 * 1024
+
+
+def test_every_field_default_comes_from_the_engine():
+    import ferrosocket
+    from ferrosocket import _native
+
+    defaults = _native.config_defaults()
+    fields = {f.name: f.default for f in dataclasses.fields(ferrosocket.WebSocketConfig)}
+    assert fields == defaults
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"write_low_water": 10, "write_high_water": 5}, "write_low_water (10) must not exceed write_high_water (5)"),
+        ({"max_queue": 0}, "max_queue must be at least 1"),
+        ({"threads": 0}, "threads must be at least 1"),
+        ({"compression_window_bits": 16}, "compression_window_bits must be 8-15"),
+        ({"compression_window_bits": 7}, "compression_window_bits must be 8-15"),
+        ({"compression_level": 10}, "compression_level"),
+        ({"compression_mem_level": 0}, "compression_mem_level"),
+        ({"ping_interval": 0}, "ping_interval must be more than 0 seconds"),
+        ({"close_timeout": -1}, "close_timeout must be a non-negative number of seconds"),
+        ({"shutdown_timeout": float("nan")}, "shutdown_timeout"),
+        ({"max_message_size": -1}, "max_message_size must be a non-negative integer"),
+        ({"max_queue": True}, "max_queue must be a non-negative integer"),
+        ({"max_queue": "64"}, "max_queue must be a non-negative integer"),
+        ({"compression": 1}, "compression must be True or False"),
+        ({"allowed_origins": "https://a.example"}, "allowed_origins must be None or a sequence"),
+        ({"allowed_origins": [1]}, "allowed_origins must be None or a sequence"),
+    ],
+)
+def test_bad_settings_raise_value_error_with_the_engine_message(kwargs, message):
+    import ferrosocket
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ferrosocket.WebSocketConfig(**kwargs)
+
+
+@pytest.mark.parametrize("bits", [8, 9, 15])
+def test_window_bits_8_to_15_are_accepted(bits):
+    import ferrosocket
+
+    assert ferrosocket.WebSocketConfig(compression_window_bits=bits).compression_window_bits == bits
+
+
+def test_allowed_origins_are_kept_as_a_tuple():
+    import ferrosocket
+
+    config = ferrosocket.WebSocketConfig(allowed_origins=["https://a.example"])
+    assert config.allowed_origins == ("https://a.example",)
+    hash(config)
+
+
+async def test_window_bits_8_is_announced_and_used(serve):
+    server = await serve(echo, fast_config(compression_window_bits=8))
+    async with connect(url(server), compression="deflate") as client:
+        assert "server_max_window_bits=8" in client.response.headers["Sec-WebSocket-Extensions"]
+        await client.send("abc" * 1000)
+        assert await asyncio.wait_for(client.recv(), TIMEOUT) == "abc" * 1000

@@ -203,6 +203,44 @@ async def test_close_reason_longer_than_123_bytes_raises_value_error(serve):
         assert await closed_by_server(client) == (1000, "é" * 61 + "x")
 
 
+async def test_close_reason_too_long_names_the_reason_not_the_code(serve):
+    async def handler(ws):
+        await ws.accept()
+        with pytest.raises(ValueError) as info:
+            await ws.close(1000, "r" * 124)
+        await ws.close()
+        return str(info.value)
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    async with connect(url(server)):
+        message = await outcome.result()
+    assert "123 bytes" in message and "close code" not in message, message
+
+
+@pytest.mark.parametrize("status", [100, 101, 199, 600, 999])
+async def test_reject_with_a_status_that_is_no_refusal_raises_value_error(serve, raw, status):
+    async def handler(ws):
+        with pytest.raises(ValueError, match="200-599"):
+            await ws.reject(status)
+        await ws.reject(409, "taken")  # still CONNECTING: a valid refusal goes out
+
+    outcome = Outcome(handler)
+    server = await serve(outcome)
+    client = await raw(server.port)
+    await client.request_upgrade()
+    assert (await client.read_response()).status == 409
+    await outcome.result()
+
+
+async def test_reject_with_200_is_a_refusal_as_in_uvicorn(serve, raw):
+    server = await serve(lambda ws: ws.reject(200, "plain page"))
+    client = await raw(server.port)
+    await client.request_upgrade()
+    response = await client.read_response()
+    assert (response.status, response.body) == (200, b"plain page")
+
+
 async def test_close_before_accept_is_http_403(serve, raw):
     async def handler(ws):
         await ws.close()

@@ -71,6 +71,26 @@ async def test_close_with_custom_code_and_reason():
     await asyncio.wait_for(server.wait_closed(), TIMEOUT)
 
 
+@pytest.mark.parametrize(("code", "reason"), [(999, ""), (1005, ""), (70000, ""), (1001, "r" * 124)])
+async def test_close_with_an_invalid_code_or_reason_raises_before_closing_anything(code, reason):
+    server = await ferrosocket.serve(echo, "127.0.0.1", 0, config=fast_config())
+    try:
+        async with connect(url(server)) as client:
+            with pytest.raises(ValueError, match="123 bytes" if reason else "close code"):
+                server.close(code, reason)
+            # Nothing was closed: the connection still echoes, new ones are accepted.
+            await client.send("still open")
+            assert await asyncio.wait_for(client.recv(), TIMEOUT) == "still open"
+            async with connect(url(server)) as later:
+                await later.send("accepted")
+                assert await asyncio.wait_for(later.recv(), TIMEOUT) == "accepted"
+            server.close(1001, "bye")
+            assert await server_close_code(client) == (1001, "bye")
+    finally:
+        server.close()
+        await asyncio.wait_for(server.wait_closed(), TIMEOUT)
+
+
 async def test_leaving_the_context_closes_clients_with_1001():
     async with ferrosocket.serve(echo, "127.0.0.1", 0, config=fast_config()) as server:
         client = await connect(url(server))

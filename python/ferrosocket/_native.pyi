@@ -4,8 +4,26 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, ClassVar, final
 
+from .config import WebSocketConfig
+
 __version__: str
-__all__ = ["Binary", "Close", "Connection", "Hub", "NativeServer", "Text", "__version__"]
+__all__ = [
+    "Binary",
+    "Close",
+    "Connection",
+    "Hub",
+    "NativeServer",
+    "Text",
+    "__version__",
+    "check_config",
+    "config_defaults",
+]
+
+def config_defaults() -> dict[str, Any]:
+    """The default of every `WebSocketConfig` field, by name (from the engine)."""
+
+def check_config(config: WebSocketConfig) -> None:
+    """Raise ValueError, with the engine's message, unless a server would start with `config`."""
 
 @final
 class Text:
@@ -42,7 +60,10 @@ class Connection:
 
     @property
     def id(self) -> int: ...
-    def recv(self, kind: int) -> Any: ...
+    def recv_message(self) -> Text | Binary | Close | asyncio.Future[None]: ...
+    def recv_data(self) -> str | bytes | asyncio.Future[None]: ...
+    def recv_text(self) -> str | asyncio.Future[None]: ...
+    def recv_bytes(self) -> bytes | asyncio.Future[None]: ...
     def send_text(self, data: str, compress: bool = True) -> asyncio.Future[None]: ...
     def send_bytes(self, data: bytes | bytearray | memoryview, compress: bool = True) -> asyncio.Future[None]: ...
     def ping(self, data: bytes | bytearray | memoryview) -> asyncio.Future[None]: ...
@@ -106,35 +127,12 @@ class NativeServer:
         port: int,
         routes: list[str] | None,
         pages: dict[str, tuple[int, list[tuple[str, str]], bytes]],
+        config: WebSocketConfig,
         *,
-        threads: int = 1,
-        max_message_size: int = ...,
-        max_frame_size: int = ...,
-        max_queue: int = 64,
-        max_queue_bytes: int = ...,
-        write_high_water: int = ...,
-        write_low_water: int = ...,
-        close_timeout: float = 10.0,
-        handshake_timeout: float = 10.0,
-        max_connections: int = 100000,
-        max_request_line: int = 8192,
-        max_headers_size: int = 16384,
-        max_headers: int = 100,
-        ping_interval: float | None = ...,
-        ping_timeout: float | None = ...,
-        idle_timeout: float | None = None,
-        write_timeout: float = 30.0,
-        allowed_origins: list[str] | None = None,
-        require_origin: bool = False,
         tls_cert: str | None = None,
         tls_key: str | None = None,
         unix_path: str | None = None,
         fd: tuple[int, bool] | None = None,
-        compression: bool = True,
-        compression_level: int = 3,
-        compression_mem_level: int = 8,
-        compression_window_bits: int = 15,
-        compression_threshold: int = 0,
     ) -> NativeServer: ...
     @property
     def address(self) -> str: ...

@@ -1,108 +1,103 @@
 """Settings: `WebSocketConfig` and `HTTPResponse`.
 
-Every field maps one-to-one to a setting of the Rust engine, which enforces
-it; Python only carries the values to it when the server starts.
+Every field maps one-to-one to a setting of the Rust engine, which holds
+the defaults and the checks: the field defaults below are read from
+`_native.config_defaults()` (written once, in rust/server/src/config.rs and
+rust/python/src/config.rs), and `__post_init__` hands the whole object to
+`_native.check_config`, so a bad value raises `ValueError` with the engine's
+message as soon as the config is built, not when a server starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
+
+from . import _native
 
 __all__ = ["WebSocketConfig", "HTTPResponse"]
+
+_DEFAULTS: dict[str, Any] = _native.config_defaults()
 
 
 @dataclasses.dataclass(frozen=True)
 class WebSocketConfig:
-    """Limits, buffers and timeouts of a server and its connections."""
+    """Limits, buffers and timeouts of a server and its connections.
+
+    The defaults come from the engine; ``WebSocketConfig()`` shows them."""
 
     #: Largest message accepted after reassembling fragments; beyond it the
-    #: connection closes with 1009. 16 MiB, like uvicorn.
-    max_message_size: int = 16 * 1024 * 1024
-    #: Largest single frame accepted (1009 beyond).
-    max_frame_size: int = 16 * 1024 * 1024
+    #: connection closes with 1009 (16 MiB by default, like uvicorn).
+    max_message_size: int = _DEFAULTS["max_message_size"]
+    #: Largest single frame accepted (1009 beyond); never more than
+    #: max_message_size.
+    max_frame_size: int = _DEFAULTS["max_frame_size"]
     #: Messages queued for the handler before the engine stops reading the
-    #: socket (TCP flow control then slows the client down).
-    max_queue: int = 64
+    #: socket (TCP flow control then slows the client down); at least 1.
+    max_queue: int = _DEFAULTS["max_queue"]
     #: Bytes of queued messages at which reading pauses as well.
-    max_queue_bytes: int = 16 * 1024 * 1024
+    max_queue_bytes: int = _DEFAULTS["max_queue_bytes"]
     #: Outbound bytes above which `send_*()` waits for the writer.
-    write_high_water: int = 64 * 1024
-    #: Outbound bytes at which waiting senders resume.
-    write_low_water: int = 16 * 1024
+    write_high_water: int = _DEFAULTS["write_high_water"]
+    #: Outbound bytes at which waiting senders resume (at most write_high_water).
+    write_low_water: int = _DEFAULTS["write_low_water"]
     #: Seconds to wait for the peer's close frame after ours.
-    close_timeout: float = 10.0
+    close_timeout: float = _DEFAULTS["close_timeout"]
     #: Seconds a client has to send a complete upgrade request.
-    handshake_timeout: float = 10.0
+    handshake_timeout: float = _DEFAULTS["handshake_timeout"]
     #: Open connections beyond which new upgrades get HTTP 503.
-    max_connections: int = 100_000
+    max_connections: int = _DEFAULTS["max_connections"]
     #: Longest HTTP request line (431 beyond).
-    max_request_line: int = 8192
+    max_request_line: int = _DEFAULTS["max_request_line"]
     #: Largest HTTP header block (431 beyond).
-    max_headers_size: int = 16384
+    max_headers_size: int = _DEFAULTS["max_headers_size"]
     #: Most HTTP headers in a request (431 beyond).
-    max_headers: int = 100
-    #: tokio worker threads doing the socket I/O and framing.
-    threads: int = 1
+    max_headers: int = _DEFAULTS["max_headers"]
+    #: tokio worker threads doing the socket I/O and framing; at least 1.
+    threads: int = _DEFAULTS["threads"]
     #: Seconds `close()`/shutdown waits for handlers to finish before
     #: cancelling them.
-    shutdown_timeout: float = 10.0
+    shutdown_timeout: float = _DEFAULTS["shutdown_timeout"]
     #: Seconds between keepalive pings; None disables keepalive.
-    ping_interval: float | None = 20.0
+    ping_interval: float | None = _DEFAULTS["ping_interval"]
     #: Seconds an unanswered ping may wait before the peer is declared gone
     #: and the connection is closed with 1011; None never gives up.
-    ping_timeout: float | None = 20.0
+    ping_timeout: float | None = _DEFAULTS["ping_timeout"]
     #: Close (1001) connections that received no data message for this many
-    #: seconds (pings and pongs do not count).
-    idle_timeout: float | None = None
+    #: seconds (pings and pongs do not count); None never does.
+    idle_timeout: float | None = _DEFAULTS["idle_timeout"]
     #: Seconds a peer may take no bytes while data waits for it; then it is
     #: dropped and the handler sees close code 1008.
-    write_timeout: float = 30.0
+    write_timeout: float = _DEFAULTS["write_timeout"]
     #: Browser origins allowed to connect, e.g. ("https://app.example.com",
     #: "https://*.example.com"); None allows all. Others get HTTP 403.
-    allowed_origins: tuple[str, ...] | None = None
+    allowed_origins: tuple[str, ...] | None = _DEFAULTS["allowed_origins"]
     #: With `allowed_origins`, also refuse requests without an Origin header.
-    require_origin: bool = False
+    require_origin: bool = _DEFAULTS["require_origin"]
     #: Accept permessage-deflate (RFC 7692) when the client offers it.
     #: Compression runs on the engine's threads, never on the event loop.
-    compression: bool = True
-    #: zlib level 0-9; 3 keeps most of level 6's ratio at about half the CPU.
-    compression_level: int = 3
+    compression: bool = _DEFAULTS["compression"]
+    #: zlib level 0-9; the default 3 keeps most of level 6's ratio at about
+    #: half the CPU.
+    compression_level: int = _DEFAULTS["compression_level"]
     #: zlib memory level 1-9 (per-connection compressor state ~ 2**(level+9) bytes).
-    compression_mem_level: int = 8
-    #: Largest LZ77 window (server_max_window_bits) we use, 9-15.
-    compression_window_bits: int = 15
+    compression_mem_level: int = _DEFAULTS["compression_mem_level"]
+    #: Largest LZ77 window (server_max_window_bits) we use, 8-15.
+    compression_window_bits: int = _DEFAULTS["compression_window_bits"]
     #: Messages shorter than this many bytes go out uncompressed (0: all).
-    compression_threshold: int = 0
-
-    _OPTIONAL: ClassVar[tuple[str, ...]] = ("ping_interval", "ping_timeout", "idle_timeout")
+    compression_threshold: int = _DEFAULTS["compression_threshold"]
 
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if field.name in ("allowed_origins", "require_origin", "compression"):
-                continue
-            if value is None and field.name in self._OPTIONAL:
-                continue
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"WebSocketConfig.{field.name} must be a non-negative number, not {value!r}")
-        if self.allowed_origins is not None:
-            if isinstance(self.allowed_origins, str) or not all(isinstance(o, str) for o in self.allowed_origins):
-                raise ValueError("allowed_origins must be a sequence of origin strings")
-            object.__setattr__(self, "allowed_origins", tuple(self.allowed_origins))
-        if self.write_low_water > self.write_high_water:
-            raise ValueError("write_low_water must not exceed write_high_water")
-        if self.max_queue < 1 or self.threads < 1:
-            raise ValueError("max_queue and threads must be at least 1")
-
-    def native_kwargs(self) -> dict[str, Any]:
-        """The engine's keyword arguments (everything but shutdown_timeout)."""
-        kwargs = dataclasses.asdict(self)
-        del kwargs["shutdown_timeout"]
-        if self.allowed_origins is not None:
-            kwargs["allowed_origins"] = list(self.allowed_origins)
-        return kwargs
+        origins = self.allowed_origins
+        if origins is not None and not isinstance(origins, (str, bytes, tuple)):
+            # Any iterable of strings, kept as a tuple so the config stays
+            # hashable; anything else is left for the engine to refuse.
+            try:
+                object.__setattr__(self, "allowed_origins", tuple(origins))
+            except TypeError:
+                pass
+        _native.check_config(self)
 
 
 @dataclasses.dataclass(frozen=True)

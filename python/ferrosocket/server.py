@@ -107,7 +107,7 @@ class Server:
             self._requested_port,
             self._routes,
             self._pages,
-            **self.config.native_kwargs(),
+            self.config,
             **self._listen,
         )
         self._hub = hub
@@ -221,11 +221,15 @@ class Server:
     def close(self, code: int = 1001, reason: str = "") -> None:
         """Stop accepting and close every connection with `code` (1001 by
         default; 1012 tells clients the service restarts). Returns at once;
-        the shutdown goes on in the background: await `wait_closed()`."""
+        the shutdown goes on in the background: await `wait_closed()`.
+        A code that may not be sent or a reason over 123 bytes raises
+        `ValueError` and closes nothing."""
         if self._native is None or self._closing:
             return
-        self._closing = True
+        # Raises ValueError for a code or reason that cannot be sent, before
+        # anything is stopped or closed.
         self._native.close(code, reason)
+        self._closing = True
         assert self._loop is not None
         self._shutdown = self._loop.create_task(self._shut_down())
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from asyncio import Future
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from . import _native
@@ -33,8 +33,6 @@ __all__ = ["WebSocket", "Message"]
 _access = logging.getLogger("ferrosocket.access")
 
 Message = Text | Binary | Close
-
-_MESSAGE, _DATA, _TEXT, _BYTES = 0, 1, 2, 3
 
 HeaderItems = Mapping[str, str] | Sequence[tuple[str, str]] | None
 
@@ -87,29 +85,29 @@ class WebSocket:
         `WebSocketDisconnect`). Pings are answered and pongs consumed by the
         engine."""
         c = self._c
-        m = c.recv(_MESSAGE)
+        m = c.recv_message()
         while isinstance(m, Future):
             await m
-            m = c.recv(_MESSAGE)
+            m = c.recv_message()
         return m
 
     async def receive_text(self) -> str:
         """The next message, which must be text (`MessageTypeError` otherwise;
         `WebSocketDisconnect` once closed)."""
         c = self._c
-        m = c.recv(_TEXT)
+        m = c.recv_text()
         while isinstance(m, Future):
             await m
-            m = c.recv(_TEXT)
+            m = c.recv_text()
         return m
 
     async def receive_bytes(self) -> bytes:
         """The next message, which must be binary."""
         c = self._c
-        m = c.recv(_BYTES)
+        m = c.recv_bytes()
         while isinstance(m, Future):
             await m
-            m = c.recv(_BYTES)
+            m = c.recv_bytes()
         return m
 
     async def receive_json(self, mode: str = "text") -> Any:
@@ -121,34 +119,33 @@ class WebSocket:
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
         """Iterate over messages (`str` or `bytes`) until the connection closes."""
-        return self._iterate(_DATA)
+        return self._iterate(self._c.recv_data)
 
     def iter_text(self) -> AsyncIterator[str]:
         """Iterate over text messages until the connection closes."""
-        return self._iterate(_TEXT)
+        return self._iterate(self._c.recv_text)
 
     def iter_bytes(self) -> AsyncIterator[bytes]:
         """Iterate over binary messages until the connection closes."""
-        return self._iterate(_BYTES)
+        return self._iterate(self._c.recv_bytes)
 
     def iter_json(self) -> AsyncIterator[Any]:
         """Iterate over text messages decoded as JSON until the connection closes."""
         return self._iterate_json()
 
-    async def _iterate(self, kind: int) -> AsyncIterator[Any]:
-        recv = self._c.recv
+    async def _iterate(self, recv: Callable[[], Any]) -> AsyncIterator[Any]:
         while True:
             try:
-                m = recv(kind)
+                m = recv()
                 while isinstance(m, Future):
                     await m
-                    m = recv(kind)
+                    m = recv()
             except WebSocketDisconnect:
                 return
             yield m
 
     async def _iterate_json(self) -> AsyncIterator[Any]:
-        async for text in self._iterate(_TEXT):
+        async for text in self._iterate(self._c.recv_text):
             yield json.loads(text)
 
     # -- sending -----------------------------------------------------------

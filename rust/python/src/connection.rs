@@ -3,12 +3,13 @@
 //! The Python `WebSocket` class wraps one of these. Its hot methods follow
 //! the bridge rules of DESIGN.md:
 //!
-//! - `recv()` pops the inbound queue on the asyncio thread. When a message is
-//!   there it returns it at once: no Future, no loop iteration, no thread hop.
-//!   When none is, it returns `None` and the caller awaits `wait_recv()`.
-//! - `wait_recv()` returns an `asyncio.Future` that only says "look again";
-//!   the message stays queued until the caller's next `recv()`. A cancelled
-//!   `receive()` therefore never loses a message: nothing was taken for it.
+//! - `recv_message()`, `recv_data()`, `recv_text()` and `recv_bytes()` (one
+//!   method per result type, so no kind code is parsed per call) pop the
+//!   inbound queue on the asyncio thread. When a message is there they return
+//!   it at once: no Future, no loop iteration, no thread hop. When none is,
+//!   they return an `asyncio.Future` that only says "look again"; the message
+//!   stays queued until the caller's next `recv_*()`. A cancelled `receive()`
+//!   therefore never loses a message: nothing was taken for it.
 //! - `send_text()`/`send_bytes()` encode straight into the outbound buffer and
 //!   return whether the buffer is above its high-water mark; only then does
 //!   the caller await `wait_send()`, resolved at the low-water mark.
@@ -31,33 +32,12 @@ use crate::errors;
 use crate::messages::{Binary, Close, Text};
 use crate::signal::{token, Kind, Signal, TokenWaker};
 
-/// What `recv()` returns for each message kind.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Want {
-    /// `Text` / `Binary` / `Close` objects (`receive()`).
-    Message,
-    /// `str` or `bytes`; a close raises `WebSocketDisconnect` (`async for`).
-    Data,
-    /// `str` only (`receive_text()`).
-    Text,
-    /// `bytes` only (`receive_bytes()`).
-    Bytes,
-}
-
-impl Want {
-    fn from_u8(v: u8) -> PyResult<Want> {
-        Ok(match v {
-            0 => Want::Message,
-            1 => Want::Data,
-            2 => Want::Text,
-            3 => Want::Bytes,
-            _ => {
-                return Err(pyo3::exceptions::PyValueError::new_err(
-                    "kind must be 0..=3",
-                ))
-            }
-        })
-    }
+/// What a `recv_*()` call returns: the converted message, or a future to
+/// await before calling again.
+#[derive(IntoPyObject)]
+enum Recv<'py, T> {
+    Ready(T),
+    Wait(Bound<'py, PyAny>),
 }
 
 /// The engine side of one connection (see the module docs).
@@ -85,6 +65,27 @@ fn text_str<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyString> {
         // The decoder validated it; this branch is unreachable in practice.
         Err(_) => PyString::new(py, &String::from_utf8_lossy(data)),
     }
+}
+
+/// `receive()`'s result: a `Text`, `Binary` or `Close` object.
+fn message_object(py: Python<'_>, msg: Incoming) -> PyResult<Py<PyAny>> {
+    Ok(match msg {
+        Incoming::Text(b) => Py::new(
+            py,
+            Text {
+                data: text_str(py, &b).unbind(),
+            },
+        )?
+        .into_any(),
+        Incoming::Binary(b) => Py::new(
+            py,
+            Binary {
+                data: PyBytes::new(py, &b).unbind(),
+            },
+        )?
+        .into_any(),
+        Incoming::Close(code, reason) => Py::new(py, Close { code, reason })?.into_any(),
+    })
 }
 
 impl Connection {
@@ -115,39 +116,29 @@ impl Connection {
         self.create_future.bind(py).call0()
     }
 
-    fn convert(py: Python<'_>, msg: Incoming, want: Want) -> PyResult<Py<PyAny>> {
-        Ok(match (msg, want) {
-            (Incoming::Text(b), Want::Message) => Py::new(
-                py,
-                Text {
-                    data: text_str(py, &b).unbind(),
-                },
-            )?
-            .into_any(),
-            (Incoming::Binary(b), Want::Message) => Py::new(
-                py,
-                Binary {
-                    data: PyBytes::new(py, &b).unbind(),
-                },
-            )?
-            .into_any(),
-            (Incoming::Close(code, reason), Want::Message) => {
-                Py::new(py, Close { code, reason })?.into_any()
+    /// The next message as `convert` makes it, or the future to wait on.
+    #[inline]
+    fn recv_with<'py, T>(
+        &mut self,
+        py: Python<'py>,
+        convert: impl Fn(Python<'py>, Incoming) -> PyResult<T>,
+    ) -> PyResult<Recv<'py, T>> {
+        if self.recv_future.is_some() {
+            self.check_no_waiter(py)?;
+        }
+        loop {
+            match self.conn.try_recv() {
+                Ok(Some(msg)) => return convert(py, msg).map(Recv::Ready),
+                Err(e) => return Err(errors::to_py(py, e)),
+                Ok(None) => {}
             }
-            (Incoming::Text(b), Want::Data | Want::Text) => text_str(py, &b).into_any().unbind(),
-            (Incoming::Binary(b), Want::Data | Want::Bytes) => {
-                PyBytes::new(py, &b).into_any().unbind()
+            if !self.conn.register_recv(&self.recv_waker) {
+                let fut = self.future(py)?;
+                self.recv_future = Some(fut.clone().unbind());
+                return Ok(Recv::Wait(fut));
             }
-            (Incoming::Text(_), Want::Bytes) => {
-                return Err(errors::message_type(py, "binary", "text"))
-            }
-            (Incoming::Binary(_), Want::Text) => {
-                return Err(errors::message_type(py, "text", "binary"))
-            }
-            (Incoming::Close(code, reason), _) => {
-                return Err(errors::disconnect(py, code, &reason))
-            }
-        })
+            // Something arrived between the two calls: take it.
+        }
     }
 
     fn check_no_waiter(&mut self, py: Python<'_>) -> PyResult<()> {
@@ -287,29 +278,41 @@ impl Connection {
         self.id
     }
 
-    /// The next message (`kind`: 0 message objects, 1 str/bytes, 2 str only,
-    /// 3 bytes only) if one is queued. Otherwise an `asyncio.Future` that
-    /// resolves (with `None`) once one is: await it and call `recv()` again.
-    /// The message stays queued until that call, so a cancelled wait loses
-    /// nothing.
-    fn recv(&mut self, py: Python<'_>, kind: u8) -> PyResult<Py<PyAny>> {
-        let want = Want::from_u8(kind)?;
-        if self.recv_future.is_some() {
-            self.check_no_waiter(py)?;
-        }
-        loop {
-            match self.conn.try_recv() {
-                Ok(Some(msg)) => return Self::convert(py, msg, want),
-                Err(e) => return Err(errors::to_py(py, e)),
-                Ok(None) => {}
-            }
-            if !self.conn.register_recv(&self.recv_waker) {
-                let fut = self.future(py)?;
-                self.recv_future = Some(fut.clone().unbind());
-                return Ok(fut.unbind());
-            }
-            // Something arrived between the two calls: take it.
-        }
+    /// The next message as a `Text`, `Binary` or `Close` object if one is
+    /// queued. Otherwise an `asyncio.Future` that resolves (with `None`) once
+    /// one is: await it and call again. The message stays queued until that
+    /// call, so a cancelled wait loses nothing.
+    fn recv_message<'py>(&mut self, py: Python<'py>) -> PyResult<Recv<'py, Py<PyAny>>> {
+        self.recv_with(py, message_object)
+    }
+
+    /// The next message as `str` or `bytes` (see `recv_message`); a close
+    /// raises `WebSocketDisconnect`.
+    fn recv_data<'py>(&mut self, py: Python<'py>) -> PyResult<Recv<'py, Bound<'py, PyAny>>> {
+        self.recv_with(py, |py, msg| match msg {
+            Incoming::Text(b) => Ok(text_str(py, &b).into_any()),
+            Incoming::Binary(b) => Ok(PyBytes::new(py, &b).into_any()),
+            Incoming::Close(code, reason) => Err(errors::disconnect(py, code, &reason)),
+        })
+    }
+
+    /// The next message, which must be text, as `str` (see `recv_message`);
+    /// binary raises `MessageTypeError`, a close `WebSocketDisconnect`.
+    fn recv_text<'py>(&mut self, py: Python<'py>) -> PyResult<Recv<'py, Bound<'py, PyString>>> {
+        self.recv_with(py, |py, msg| match msg {
+            Incoming::Text(b) => Ok(text_str(py, &b)),
+            Incoming::Binary(_) => Err(errors::message_type(py, "text", "binary")),
+            Incoming::Close(code, reason) => Err(errors::disconnect(py, code, &reason)),
+        })
+    }
+
+    /// The next message, which must be binary, as `bytes` (see `recv_text`).
+    fn recv_bytes<'py>(&mut self, py: Python<'py>) -> PyResult<Recv<'py, Bound<'py, PyBytes>>> {
+        self.recv_with(py, |py, msg| match msg {
+            Incoming::Binary(b) => Ok(PyBytes::new(py, &b)),
+            Incoming::Text(_) => Err(errors::message_type(py, "binary", "text")),
+            Incoming::Close(code, reason) => Err(errors::disconnect(py, code, &reason)),
+        })
     }
 
     /// Queue a text frame. Returns an awaitable: already complete while the
@@ -405,11 +408,6 @@ impl Connection {
         body: &Bound<'_, PyAny>,
         headers: Option<Vec<(String, String)>>,
     ) -> PyResult<()> {
-        if !(100..=599).contains(&status) || status == 101 {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "reject() needs an HTTP status from 100 to 599 other than 101, not {status}"
-            )));
-        }
         let headers = header_pairs(headers);
         with_bytes(body, |b| self.conn.reject(status, &headers, b))?
             .map_err(|e| errors::to_py(py, e))
@@ -418,11 +416,7 @@ impl Connection {
     /// Start the close handshake (HTTP 403 before accept()).
     #[pyo3(signature = (code=1000, reason=""))]
     fn close(&self, py: Python<'_>, code: i64, reason: &str) -> PyResult<()> {
-        let Ok(code) = u16::try_from(code) else {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "close code {code} may not be sent: use 1000-1003, 1007-1014 or 3000-4999"
-            )));
-        };
+        let code = errors::close_code(code)?;
         self.conn
             .close(code, reason)
             .map_err(|e| errors::to_py(py, e))

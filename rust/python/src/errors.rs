@@ -50,15 +50,24 @@ pub fn to_py(py: Python<'_>, err: WebSocketError) -> PyErr {
         WebSocketError::AlreadyAccepted => PyRuntimeError::new_err(
             "the handshake was already answered: accept(), reject() and close() before accept() can be called once",
         ),
-        WebSocketError::InvalidClose(code) => PyValueError::new_err(format!(
-            "close code {code} may not be sent: use 1000-1003, 1007-1014 or 3000-4999, with a reason of at most 123 UTF-8 bytes"
-        )),
-        WebSocketError::Io(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
-            PyValueError::new_err(e.to_string())
-        }
+        // The caller's mistakes: the engine's message says what to pass.
+        err @ (WebSocketError::InvalidClose(_)
+        | WebSocketError::CloseReasonTooLong(_)
+        | WebSocketError::InvalidStatus(_)
+        | WebSocketError::InvalidArgument(_)) => PyValueError::new_err(err.to_string()),
         other => match class(py, &BASE, "WebSocketError").and_then(|c| c.call1((other.to_string(),))) {
             Ok(exc) => PyErr::from_value(exc),
             Err(e) => e,
         },
     }
+}
+
+/// A close code from Python's int: one outside 0..=65535 cannot be a code
+/// at all, so it is refused here, before the engine's own check.
+pub fn close_code(code: i64) -> PyResult<u16> {
+    u16::try_from(code).map_err(|_| {
+        PyValueError::new_err(format!(
+            "close code {code} may not be sent: it is not a 16-bit code (use 1000-1003, 1007-1014 or 3000-4999)"
+        ))
+    })
 }

@@ -136,7 +136,13 @@ impl Hub {
                 logger.call_method1(
                     py,
                     "info",
-                    ("handshake refused: %s %s: %s", peer, status, r.reason),
+                    (
+                        "handshake refused: %s %s %s: %s",
+                        peer,
+                        status,
+                        r.refusal.as_str(),
+                        r.detail,
+                    ),
                 )?;
             }
         }

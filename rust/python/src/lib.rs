@@ -7,6 +7,7 @@
 //! one descriptor per server when it must wait (`Hub.drain`). See
 //! `signal.rs`, `hub.rs` and `connection.rs` for each half of the handoff.
 
+mod config;
 mod connection;
 mod errors;
 mod hub;
@@ -24,6 +25,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<messages::Text>()?;
     m.add_class::<messages::Binary>()?;
     m.add_class::<messages::Close>()?;
+    m.add_function(wrap_pyfunction!(config::config_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(config::check_config, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

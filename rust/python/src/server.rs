@@ -10,21 +10,23 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrosocket::proto::{build_response, DeflateConfig, HandshakeRequest, HttpLimits};
+use ferrosocket::proto::HandshakeRequest;
 use ferrosocket::{
-    not_found, refuse_plain_http, App, Conn, Listener, Route, Server, ServerConfig, WebSocketConfig,
+    not_found, refuse_plain_http, App, Conn, Listener, Refusal, Response, Route, Server,
 };
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+use crate::config::PyConfig;
+use crate::errors;
 use crate::hub::Hub;
-use crate::signal::{Refusal, Signal};
+use crate::signal::{RefusedHandshake, Signal};
 
 struct PyApp {
     /// `None`: every path is a WebSocket endpoint.
     routes: Option<HashSet<String>>,
-    /// Complete HTTP responses for plain GETs, by path.
-    pages: HashMap<String, Vec<u8>>,
+    /// Responses for plain GETs, by path.
+    pages: HashMap<String, Response>,
     signal: Arc<Signal>,
 }
 
@@ -48,11 +50,18 @@ impl App for PyApp {
         self.signal.connection(conn);
     }
 
-    fn refused(&self, peer: Option<std::net::SocketAddr>, status: u16, reason: &str) {
-        self.signal.refusal(Refusal {
+    fn refused(
+        &self,
+        peer: Option<std::net::SocketAddr>,
+        refusal: Refusal,
+        status: u16,
+        detail: &str,
+    ) {
+        self.signal.refusal(RefusedHandshake {
             peer,
+            refusal,
             status,
-            reason: reason.to_owned(),
+            detail: detail.to_owned(),
         });
     }
 }
@@ -69,28 +78,15 @@ pub struct NativeServer {
     unix_path: Option<String>,
 }
 
-fn seconds(value: f64, name: &str) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value).map_err(|_| {
-        pyo3::exceptions::PyValueError::new_err(format!(
-            "{name} must be a non-negative number of seconds"
-        ))
-    })
-}
-
 #[pymethods]
 impl NativeServer {
-    /// Bind `host:port` and start serving the hub's application.
+    /// Bind `host:port` and start serving the hub's application with
+    /// `config` (a `ferrosocket.WebSocketConfig`, read by its attributes).
     /// `routes=None` serves WebSockets on every path; `pages` maps paths to
     /// `(status, headers, body)` answered to plain HTTP GETs.
     #[new]
-    #[pyo3(signature = (hub, host, port, routes, pages, *, threads=1, max_message_size=16<<20, max_frame_size=16<<20,
-        max_queue=64, max_queue_bytes=16<<20, write_high_water=64<<10, write_low_water=16<<10,
-        close_timeout=10.0, handshake_timeout=10.0, max_connections=100_000,
-        max_request_line=8192, max_headers_size=16384, max_headers=100,
-        ping_interval=Some(20.0), ping_timeout=Some(20.0), idle_timeout=None, write_timeout=30.0,
-        allowed_origins=None, require_origin=false, tls_cert=None, tls_key=None, unix_path=None, fd=None,
-        compression=true, compression_level=3, compression_mem_level=8, compression_window_bits=15,
-        compression_threshold=0))]
+    #[pyo3(signature = (hub, host, port, routes, pages, config, *, tls_cert=None, tls_key=None,
+        unix_path=None, fd=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -99,98 +95,37 @@ impl NativeServer {
         port: u16,
         routes: Option<Vec<String>>,
         pages: HashMap<String, Page>,
-        threads: usize,
-        max_message_size: usize,
-        max_frame_size: usize,
-        max_queue: usize,
-        max_queue_bytes: usize,
-        write_high_water: usize,
-        write_low_water: usize,
-        close_timeout: f64,
-        handshake_timeout: f64,
-        max_connections: usize,
-        max_request_line: usize,
-        max_headers_size: usize,
-        max_headers: usize,
-        ping_interval: Option<f64>,
-        ping_timeout: Option<f64>,
-        idle_timeout: Option<f64>,
-        write_timeout: f64,
-        allowed_origins: Option<Vec<String>>,
-        require_origin: bool,
+        config: PyConfig,
         tls_cert: Option<String>,
         tls_key: Option<String>,
         unix_path: Option<String>,
         fd: Option<(i32, bool)>,
-        compression: bool,
-        compression_level: u32,
-        compression_mem_level: u8,
-        compression_window_bits: u8,
-        compression_threshold: usize,
     ) -> PyResult<Self> {
-        if compression_level > 9
-            || !(1..=9).contains(&compression_mem_level)
-            || !(9..=15).contains(&compression_window_bits)
-        {
-            return Err(pyo3::exceptions::PyValueError::new_err(
-                "compression_level must be 0-9, compression_mem_level 1-9 and compression_window_bits 9-15",
-            ));
-        }
-        if write_low_water > write_high_water {
-            return Err(pyo3::exceptions::PyValueError::new_err(
-                "write_low_water must not exceed write_high_water",
-            ));
-        }
-        let config = ServerConfig {
-            websocket: WebSocketConfig {
-                max_message_size,
-                max_frame_size: max_frame_size.min(max_message_size),
-                max_queue: max_queue.max(1),
-                max_queue_bytes,
-                write_high_water,
-                write_low_water,
-                close_timeout: seconds(close_timeout, "close_timeout")?,
-                ping_interval: ping_interval
-                    .map(|v| seconds(v, "ping_interval"))
-                    .transpose()?,
-                ping_timeout: ping_timeout
-                    .map(|v| seconds(v, "ping_timeout"))
-                    .transpose()?,
-                idle_timeout: idle_timeout
-                    .map(|v| seconds(v, "idle_timeout"))
-                    .transpose()?,
-                write_timeout: seconds(write_timeout, "write_timeout")?,
-                deflate: DeflateConfig {
-                    enabled: compression,
-                    level: compression_level,
-                    mem_level: compression_mem_level,
-                    server_max_window_bits: compression_window_bits,
-                    threshold: compression_threshold,
-                    ..DeflateConfig::default()
-                },
-            },
-            http: HttpLimits {
-                max_request_line,
-                max_headers_size,
-                max_headers,
-            },
-            handshake_timeout: seconds(handshake_timeout, "handshake_timeout")?,
-            max_connections,
-            allowed_origins,
-            require_origin,
-            tls: match (tls_cert, tls_key) {
-                (Some(cert), Some(key)) => Some(ferrosocket::tls::server_config(cert, key)?),
-                (None, None) => None,
-                _ => {
-                    return Err(pyo3::exceptions::PyValueError::new_err(
-                        "TLS needs both a certificate chain and a private key",
-                    ))
-                }
-            },
+        let PyConfig {
+            server: mut config,
+            threads,
+        } = config;
+        config.tls = match (tls_cert, tls_key) {
+            (Some(cert), Some(key)) => Some(ferrosocket::tls::server_config(cert, key)?),
+            (None, None) => None,
+            _ => {
+                return Err(PyValueError::new_err(
+                    "TLS needs both a certificate chain and a private key",
+                ))
+            }
         };
         let pages = pages
             .into_iter()
-            .map(|(path, (status, headers, body))| (path, build_response(status, &headers, &body)))
+            .map(|(path, (status, headers, body))| {
+                (
+                    path,
+                    Response {
+                        status,
+                        headers,
+                        body,
+                    },
+                )
+            })
             .collect();
         let app = Arc::new(PyApp {
             routes: routes.map(|r| r.into_iter().collect()),
@@ -207,7 +142,7 @@ impl NativeServer {
         py.detach(move || {
             let listener = bind(&host, port, unix_path.as_deref(), fd)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(threads.max(1))
+                .worker_threads(threads)
                 .thread_name("ferrosocket-io")
                 .on_thread_park(move || park_signal.flush())
                 .on_thread_start(batch_scheduling)
@@ -248,7 +183,7 @@ impl NativeServer {
         d.set_item("bytes_out", s.traffic.bytes_out)?;
         let refused = pyo3::types::PyDict::new(py);
         for (reason, n) in s.refused {
-            refused.set_item(reason, n)?;
+            refused.set_item(reason.as_str(), n)?;
         }
         d.set_item("handshakes_refused", refused)?;
         Ok(d)
@@ -272,10 +207,14 @@ impl NativeServer {
         self.server.connections()
     }
 
-    /// Stop accepting and close every connection with `code`.
+    /// Stop accepting and close every connection with `code`; a code or
+    /// reason that cannot be sent raises `ValueError` before anything closes.
     #[pyo3(signature = (code=1001, reason=""))]
-    fn close(&self, code: u16, reason: &str) {
-        self.server.close(code, reason);
+    fn close(&self, py: Python<'_>, code: i64, reason: &str) -> PyResult<()> {
+        let code = errors::close_code(code)?;
+        self.server
+            .close(code, reason)
+            .map_err(|e| errors::to_py(py, e))
     }
 
     /// Stop the runtime: every socket still open is dropped.

@@ -59,17 +59,19 @@ pub fn untoken(token: u64) -> (u64, Kind) {
 }
 
 /// A handshake the engine refused before Python saw it, to be logged.
-pub struct Refusal {
+pub struct RefusedHandshake {
     pub peer: Option<std::net::SocketAddr>,
+    pub refusal: ferrosocket::Refusal,
+    /// 0: dropped without a response.
     pub status: u16,
-    pub reason: String,
+    pub detail: String,
 }
 
 #[derive(Default)]
 struct Lists {
     ready: Vec<u64>,
     connections: Vec<Arc<Conn>>,
-    refusals: Vec<Refusal>,
+    refusals: Vec<RefusedHandshake>,
 }
 
 /// Wakes after which a worker flushes without waiting to park.
@@ -153,7 +155,7 @@ impl Signal {
 
     /// Called on a tokio thread: a refused handshake to log. Bounded, so a
     /// flood of bad clients cannot grow memory while the loop is busy.
-    pub fn refusal(&self, refusal: Refusal) {
+    pub fn refusal(&self, refusal: RefusedHandshake) {
         let mut lists = self.lists();
         if lists.refusals.len() < 1024 {
             lists.refusals.push(refusal);
@@ -163,7 +165,7 @@ impl Signal {
     }
 
     /// Called on the loop thread: refusals to log since the last call.
-    pub fn take_refusals(&self) -> Vec<Refusal> {
+    pub fn take_refusals(&self) -> Vec<RefusedHandshake> {
         std::mem::take(&mut self.lists().refusals)
     }
 

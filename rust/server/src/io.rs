@@ -196,7 +196,9 @@ enum Wake {
 async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
     let cfg = conn.config();
     let limits = DecoderConfig {
-        max_frame_size: cfg.max_frame_size,
+        // A frame cannot be larger than the message it belongs to, so a
+        // lowered max_message_size bounds buffered frames too.
+        max_frame_size: cfg.max_frame_size.min(cfg.max_message_size),
         max_message_size: cfg.max_message_size,
     };
     let mut decoder = match conn.deflate_params() {

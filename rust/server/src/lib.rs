@@ -37,14 +37,16 @@ mod server;
 pub mod tls;
 mod websocket;
 
-pub use config::{ServerConfig, WebSocketConfig};
+pub use config::{
+    ConfigError, ServerConfig, WebSocketConfig, COMPRESSION_LEVELS, MEM_LEVELS, WINDOW_BITS,
+};
 pub use conn::{Conn, ConnStats, Incoming, State};
-pub use error::WebSocketError;
+pub use error::{check_refusal_status, WebSocketError, MAX_CLOSE_REASON};
 pub use ferrosocket_proto as proto;
 pub use message::{CloseCode, Message};
 pub use request::Request;
 pub use server::{
-    not_found, origin_allowed, refuse_plain_http, App, Listener, Route, Router, Server,
-    ServerStats, REFUSAL_REASONS,
+    not_found, origin_allowed, refuse_plain_http, App, Listener, Refusal, Response, Route, Router,
+    Server, ServerStats,
 };
 pub use websocket::WebSocket;

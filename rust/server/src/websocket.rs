@@ -77,7 +77,9 @@ impl WebSocket {
         Self::with_config(stream, client_key, WebSocketConfig::default())
     }
 
-    /// Create a new WebSocket with custom configuration.
+    /// Create a new WebSocket with custom configuration. The server checks
+    /// its configuration before serving; a stream upgraded elsewhere is not
+    /// behind a server, so check yours with [`WebSocketConfig::validate`].
     pub fn with_config(stream: TcpStream, client_key: String, config: WebSocketConfig) -> Self {
         let peer = stream.peer_addr().ok();
         let conn = Arc::new(Conn::new(Request::from_key(client_key, peer), config));
@@ -116,6 +118,12 @@ impl WebSocket {
     }
 
     /// Refuse the upgrade with an HTTP response instead of accepting it.
+    ///
+    /// # Errors
+    ///
+    /// [`WebSocketError::InvalidStatus`] for a status that is not a final
+    /// response (see [`crate::check_refusal_status`]); the handshake is then
+    /// still unanswered.
     pub async fn reject(&mut self, status: u16, body: &[u8]) -> Result<(), WebSocketError> {
         self.conn.reject(status, &[], body)
     }

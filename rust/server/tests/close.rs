@@ -364,7 +364,7 @@ async fn server_close_1001_closes_clients_and_wait_closed_returns() {
     })
     .await;
 
-    server.close(1001, "shutting down");
+    server.close(1001, "shutting down").unwrap();
     let _ = hold_tx.send(());
 
     for c in [&mut a, &mut b] {
@@ -448,7 +448,7 @@ async fn wait_closed_abandons_stragglers_after_the_grace_period() {
         }
     })
     .await;
-    server.close(1001, "");
+    server.close(1001, "").unwrap();
     // The client reads our close but never answers it.
     assert_eq!(raw.expect_close().await, Some(1001));
     let stragglers = within(

@@ -250,7 +250,7 @@ async fn handler_refusals_are_counted_as_such() {
         let refused = server.stats().refused;
         refused
             .iter()
-            .find(|(r, _)| *r == "handler")
+            .find(|(r, _)| r.as_str() == "handler")
             .map(|(_, n)| *n)
     };
     within("two handler refusals counted", async {
@@ -263,7 +263,7 @@ async fn handler_refusals_are_counted_as_such() {
         .stats()
         .refused
         .iter()
-        .filter(|(r, _)| *r != "handler")
+        .filter(|(r, _)| r.as_str() != "handler")
         .map(|(_, n)| n)
         .sum();
     assert_eq!(others, 0);

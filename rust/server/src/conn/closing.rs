@@ -71,9 +71,7 @@ impl Conn {
     /// Send a close frame (the application's `close()`). Idempotent; before the
     /// handshake is answered it refuses the upgrade with HTTP 403 instead.
     pub fn close(&self, code: u16, reason: &str) -> Result<(), WebSocketError> {
-        if !ferrosocket_proto::is_valid_close_code(code) || reason.len() > 123 {
-            return Err(WebSocketError::InvalidClose(code));
-        }
+        crate::error::check_close(code, reason)?;
         let mut wakes = Wakes::default();
         {
             let mut inner = self.lock();

@@ -24,9 +24,8 @@ impl Conn {
     ) -> Result<(), WebSocketError> {
         if let Some(p) = subprotocol {
             if p.is_empty() || p.bytes().any(|b| !(0x21..0x7f).contains(&b) || b == b',') {
-                return Err(WebSocketError::Io(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("invalid subprotocol token {p:?}"),
+                return Err(WebSocketError::InvalidArgument(format!(
+                    "invalid subprotocol token {p:?}"
                 )));
             }
         }
@@ -58,6 +57,7 @@ impl Conn {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<(), WebSocketError> {
+        crate::error::check_refusal_status(status)?;
         let response = build_response(status, headers, body);
         let mut wakes = Wakes::default();
         {

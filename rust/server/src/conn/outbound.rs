@@ -173,10 +173,9 @@ impl Conn {
         compress: bool,
     ) -> Result<bool, WebSocketError> {
         if matches!(opcode, OpCode::Ping | OpCode::Pong) && payload.len() > 125 {
-            return Err(WebSocketError::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "ping and pong payloads are limited to 125 bytes",
-            )));
+            return Err(WebSocketError::InvalidArgument(
+                "ping and pong payloads are limited to 125 bytes".into(),
+            ));
         }
         let waker;
         let above;
