@@ -1,7 +1,7 @@
 //! `Connection`: one WebSocket as the asyncio thread sees it.
 //!
 //! The Python `WebSocket` class wraps one of these. Its hot methods follow
-//! the bridge rules of DESIGN.md:
+//! the bridge's rules:
 //!
 //! - `recv_message()`, `recv_data()`, `recv_text()` and `recv_bytes()` (one
 //!   method per result type, so no kind code is parsed per call) pop the

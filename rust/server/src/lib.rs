@@ -46,7 +46,7 @@ pub use ferrosocket_proto as proto;
 pub use message::{CloseCode, Message};
 pub use request::Request;
 pub use server::{
-    not_found, origin_allowed, refuse_plain_http, App, Listener, Refusal, Response, Route, Router,
-    Server, ServerStats,
+    not_found, refuse_plain_http, App, Listener, Refusal, Response, Route, Router, Server,
+    ServerStats,
 };
 pub use websocket::WebSocket;

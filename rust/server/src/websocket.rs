@@ -20,8 +20,9 @@ use crate::request::Request;
 
 /// A WebSocket connection.
 ///
-/// Wraps a TCP stream that has been upgraded from HTTP. Provides a high-level
-/// API matching FastAPI/Starlette semantics.
+/// One upgraded connection (over TCP, TLS or a Unix socket), driven by the
+/// engine's tasks; this is the application's handle on it. Provides a
+/// high-level API matching FastAPI/Starlette semantics.
 ///
 /// # Lifecycle
 ///

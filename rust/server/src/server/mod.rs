@@ -36,7 +36,6 @@ use crate::error::{check_close, WebSocketError};
 pub use listener::Listener;
 pub use refusal::Refusal;
 pub use routing::{not_found, refuse_plain_http, App, Response, Route, Router};
-pub use upgrade::origin_allowed;
 
 /// Counters of a server since it started.
 #[derive(Clone, Debug, Default)]

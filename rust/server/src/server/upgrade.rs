@@ -140,7 +140,7 @@ async fn run<T: Transport>(guard: &ActiveGuard, conn: Arc<Conn>, stream: T, left
 
 /// Whether a browser `Origin` may connect: exact matches (case-insensitive)
 /// or `scheme://*.domain[:port]` patterns for any subdomain of `domain`.
-pub fn origin_allowed(origin: Option<&str>, config: &ServerConfig) -> bool {
+pub(crate) fn origin_allowed(origin: Option<&str>, config: &ServerConfig) -> bool {
     let Some(patterns) = &config.allowed_origins else {
         return true;
     };
