@@ -35,6 +35,7 @@ from ._native import Binary, Close, Text
 from ._request import RequestData
 from .asgi import CONNECT, Connect, HeaderItems, header_list, send_event
 from .datastructures import Headers, QueryParams
+from .pong import PingSent
 from .states import WebSocketState
 
 __all__ = ["WebSocket", "Message"]
@@ -260,9 +261,13 @@ class WebSocket(RequestData):
         else:
             await self.send_bytes(message)
 
-    def ping(self, data: bytes | str = b"") -> Awaitable[None]:
-        """Send a ping (payload up to 125 bytes). The engine consumes the pong."""
-        return self._c.ping(data.encode() if isinstance(data, str) else data)
+    def ping(self, data: bytes | str = b"") -> PingSent:
+        """Send a ping (payload up to 125 bytes); ``await`` the result for a
+        pong waiter: ``waiter = await ws.ping(); rtt = await waiter`` gives
+        the round trip in seconds, or raises `WebSocketDisconnect` if the
+        connection closes first (see `ferrosocket.pong`)."""
+        sent, waiter = self._c.ping_waiter(data.encode() if isinstance(data, str) else data)
+        return PingSent(sent, waiter)
 
     def pong(self, data: bytes | str = b"") -> Awaitable[None]:
         """Send an unsolicited pong (payload up to 125 bytes)."""

@@ -14,6 +14,10 @@
 //!   return whether the buffer is above its high-water mark; only then does
 //!   the caller await `wait_send()`, resolved at the low-water mark.
 //!
+//! - `ping_waiter()` sends a tracked ping and returns a future resolved with
+//!   the round trip (seconds) when its pong arrives, or failed with
+//!   `WebSocketDisconnect` when the connection closes first.
+//!
 //! The futures are resolved by [`crate::hub::Hub::drain`] on the loop thread;
 //! tokio only ever sees the GIL-free wakers created here.
 
@@ -51,9 +55,12 @@ pub struct Connection {
     recv_waker: Waker,
     send_waker: Waker,
     closed_waker: Waker,
+    pong_waker: Waker,
     recv_future: Option<Py<PyAny>>,
     send_futures: Vec<Py<PyAny>>,
     closed_futures: Vec<Py<PyAny>>,
+    /// Pong waiters by ping id, oldest first.
+    pong_futures: Vec<(u64, Py<PyAny>)>,
     /// The handler is done; the hub forgets this connection once its socket
     /// is closed (tasks the handler left behind still get their wake-ups).
     pub(crate) released: bool,
@@ -105,9 +112,11 @@ impl Connection {
             recv_waker: TokenWaker::waker(signal, token(id, Kind::Recv)),
             send_waker: TokenWaker::waker(signal, token(id, Kind::Send)),
             closed_waker: TokenWaker::waker(signal, token(id, Kind::Closed)),
+            pong_waker: TokenWaker::waker(signal, token(id, Kind::Pong)),
             recv_future: None,
             send_futures: Vec::new(),
             closed_futures: Vec::new(),
+            pong_futures: Vec::new(),
             released: false,
         }
     }
@@ -222,7 +231,40 @@ impl Connection {
                             fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
                         }
                     }
+                    self.resolve_pongs(py)?;
+                    self.fail_pongs(py)?;
                 }
+            }
+            Kind::Pong => self.resolve_pongs(py)?,
+        }
+        Ok(())
+    }
+
+    /// Resolve the waiters of answered pings with their round trips.
+    fn resolve_pongs(&mut self, py: Python<'_>) -> PyResult<()> {
+        for (id, rtt) in self.conn.take_pongs(&self.pong_waker) {
+            if let Some(i) = self.pong_futures.iter().position(|(f, _)| *f == id) {
+                let (_, fut) = self.pong_futures.remove(i);
+                let fut = fut.bind(py);
+                if !fut.call_method0(intern!(py, "done"))?.is_truthy()? {
+                    fut.call_method1(intern!(py, "set_result"), (rtt.as_secs_f64(),))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The connection closed: every waiting pong waiter raises
+    /// `WebSocketDisconnect`. The exception is marked retrieved, so a waiter
+    /// nobody awaits (code that ignores `ping()`'s result) logs nothing.
+    fn fail_pongs(&mut self, py: Python<'_>) -> PyResult<()> {
+        let (code, reason) = self.conn.close_info().unwrap_or((1006, String::new()));
+        for (_, fut) in self.pong_futures.drain(..) {
+            let fut = fut.bind(py);
+            if !fut.call_method0(intern!(py, "done"))?.is_truthy()? {
+                let exc = errors::disconnect(py, code, &reason);
+                fut.call_method1(intern!(py, "set_exception"), (exc.value(py),))?;
+                fut.call_method0(intern!(py, "exception"))?;
             }
         }
         Ok(())
@@ -349,6 +391,34 @@ impl Connection {
     fn ping(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let owned = buffer_bytes(data)?;
         self.send(py, OpCode::Ping, &owned, false)
+    }
+
+    /// Queue a ping and track its pong: returns `(sent, waiter)`, where
+    /// `sent` is what `ping()` returns and `waiter` a future resolved with the
+    /// round trip in seconds when the pong arrives (a pong also answers every
+    /// earlier ping), or failed with `WebSocketDisconnect` if the connection
+    /// closes first.
+    fn ping_waiter<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<(Py<PyAny>, Bound<'py, PyAny>)> {
+        let owned = buffer_bytes(data)?;
+        let (id, above) = self
+            .conn
+            .send_tracked_ping(&owned)
+            .map_err(|e| errors::to_py(py, e))?;
+        let waiter = self.future(py)?;
+        self.pong_futures.push((id, waiter.clone().unbind()));
+        // Be told when it closes, and collect pongs that already came.
+        let _ = self.conn.poll_closed(&self.closed_waker);
+        self.resolve_pongs(py)?;
+        let sent = if above {
+            self.wait_send(py)?.unbind()
+        } else {
+            self.done.clone_ref(py)
+        };
+        Ok((sent, waiter))
     }
 
     /// Queue a pong (payload at most 125 bytes).
