@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette import status
 from starlette.exceptions import WebSocketException
+from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 RECORDS: dict[str, list[Any]] = {}
@@ -129,6 +130,13 @@ async def denies(websocket: WebSocket) -> None:
     record(websocket, {"after_start": after_start, "states": states(websocket)})
 
 
+async def denies_with_response(websocket: WebSocket) -> None:
+    # Response classes are Starlette's in both runs: ferrosocket runs any
+    # ASGI response against the connection.
+    await websocket.send_denial_response(PlainTextResponse("teapot", status_code=418, headers={"x-why": "tea"}))
+    record(websocket, {"states": states(websocket)})
+
+
 async def params(websocket: WebSocket) -> None:
     await websocket.accept()
     await websocket.send_json({k: [type(v).__name__, str(v)] for k, v in websocket.path_params.items()})
@@ -143,6 +151,7 @@ ROUTES = [
     ("/iterates", iterates),
     ("/raises/{when}", raises),
     ("/denies", denies),
+    ("/denies-with-response", denies_with_response),
     ("/n/{id:int}", params),
     ("/f/{x:float}", params),
     ("/u/{u:uuid}", params),

@@ -180,6 +180,15 @@ async def test_denial_response_through_asgi_events(targets):
     assert record == {"after_start": ["CONNECTING", "RESPONSE"], "states": ["CONNECTING", "DISCONNECTED"]}
 
 
+async def test_send_denial_response_with_a_starlette_response(targets):
+    async def scenario(t: Target) -> Any:
+        return await status_of(t.url("/denies-with-response?tag=deny2")), await t.record("deny2")
+
+    response, record = await both(targets, scenario)
+    assert response == (418, b"teapot", "tea")
+    assert record == {"states": ["CONNECTING", "DISCONNECTED"]}
+
+
 async def test_receive_text_until_disconnect(targets):
     async def scenario(t: Target) -> Any:
         async with connect(t.url("/reads-text?tag=text")) as client:

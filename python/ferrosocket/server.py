@@ -22,6 +22,7 @@ from . import _logging, _native
 from ._errors import WebSocketDisconnect, WebSocketException
 from .asgi import convert_params
 from .config import HTTPResponse, WebSocketConfig
+from .states import WebSocketState
 from .websocket import WebSocket
 
 __all__ = ["serve", "Server", "run", "Handler", "App"]
@@ -214,7 +215,7 @@ class Server:
             # The handler's decision to close with this code (403 before accept).
             if c.state in ("CONNECTING", "OPEN"):
                 c.close(exc.code, exc.reason)
-            ws.application_state = ws.application_state.DISCONNECTED
+            ws.application_state = WebSocketState.DISCONNECTED
         except asyncio.CancelledError:
             if c.state in ("OPEN", "CONNECTING"):
                 c.close(1001, "")

@@ -110,6 +110,18 @@ class WebSocket(RequestData):
         self._c.reject(status, body, header_list(headers))
         self.application_state = _DISCONNECTED
 
+    async def send_denial_response(self, response: Any) -> None:
+        """Refuse the upgrade with a response object, as Starlette's method
+        does: an `HTTPResponse`, or any ASGI response (Starlette's
+        `Response` classes), which is run against this connection's scope
+        and sends the ``websocket.http.response.*`` events."""
+        native = getattr(response, "native", None)
+        if native is not None:
+            status, headers, body = native()
+            await self.reject(status, body, headers)
+        else:
+            await response(self.scope, self.receive, self.send)
+
     def _start_response(self, status: int, headers: HeaderItems) -> None:
         if self.application_state is not _CONNECTING:
             raise RuntimeError('"websocket.http.response.start" is only allowed before accept()')

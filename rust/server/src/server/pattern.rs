@@ -289,6 +289,7 @@ impl RouteTable {
 
     /// The index of the first entry matching `path`, with its holes' values.
     pub fn resolve(&self, path: &str) -> Option<(usize, Vec<Param>)> {
+        let raw_literal = self.literal.get(path).copied();
         let decoded;
         let path = if path.contains('%') {
             decoded = percent_decode(path);
@@ -296,7 +297,7 @@ impl RouteTable {
         } else {
             path
         };
-        let literal = self.literal.get(path).copied();
+        let literal = raw_literal.or_else(|| self.literal.get(path).copied());
         for (index, pattern) in &self.patterns {
             if literal.is_some_and(|l| l < *index) {
                 break;

@@ -85,6 +85,11 @@ fn patterns_match_the_decoded_path() {
     let (i, ps) = t.resolve("/rooms/a%20b").unwrap();
     assert_eq!((i, ps[0].value.as_str()), (0, "a b"));
     assert_eq!(t.resolve("/hello%20world").map(|r| r.0), Some(1));
+    let encoded = RouteTable::new(["/a%20b"]).unwrap();
+    assert!(
+        encoded.find("/a%20b"),
+        "a literal route as sent still matches"
+    );
     assert!(!t.find("/rooms/a%2Fb"), "a decoded / splits segments");
     assert_eq!(percent_decode("%zz%4"), "%zz%4");
 }
