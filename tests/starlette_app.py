@@ -137,6 +137,16 @@ async def denies_with_response(websocket: WebSocket) -> None:
     record(websocket, {"states": states(websocket)})
 
 
+async def ends(websocket: WebSocket) -> None:
+    """Returns (or crashes) without closing: the server closes for it."""
+    how = websocket.path_params["how"]
+    if how.endswith("after"):
+        await websocket.accept()
+        await websocket.send_text("accepted")
+    if how.startswith("crash"):
+        raise ValueError("the handler failed")
+
+
 async def params(websocket: WebSocket) -> None:
     await websocket.accept()
     await websocket.send_json({k: [type(v).__name__, str(v)] for k, v in websocket.path_params.items()})
@@ -152,6 +162,7 @@ ROUTES = [
     ("/raises/{when}", raises),
     ("/denies", denies),
     ("/denies-with-response", denies_with_response),
+    ("/ends/{how}", ends),
     ("/n/{id:int}", params),
     ("/f/{x:float}", params),
     ("/u/{u:uuid}", params),

@@ -222,6 +222,32 @@ async def test_websocket_exception_closes_with_its_code(targets):
     assert await both(targets, scenario) == (403, 1008, "not allowed")
 
 
+async def test_a_handler_that_returns_or_crashes_without_closing(targets, caplog):
+    async def scenario(t: Target) -> Any:
+        seen = {}
+        for how in ("return-after", "crash-after"):
+            async with connect(t.url(f"/ends/{how}")) as client:
+                first = await client.recv()
+                with pytest.raises(ConnectionClosed) as info:
+                    await client.recv()
+            seen[how] = (first, info.value.rcvd.code if info.value.rcvd else None)
+        seen["crash-before"] = (await status_of(t.url("/ends/crash-before")))[0]
+        return seen
+
+    # uvicorn drops the connection without a close frame when the app ends
+    # without closing (the client sees 1006); ferrosocket closes for it.
+    assert await scenario(targets["starlette"]) == {
+        "return-after": ("accepted", None),
+        "crash-after": ("accepted", None),
+        "crash-before": 500,
+    }
+    assert await scenario(targets["ferrosocket"]) == {
+        "return-after": ("accepted", 1000),
+        "crash-after": ("accepted", 1011),
+        "crash-before": 500,
+    }
+
+
 U = uuid.UUID("c3a9a1d2-6bc4-4d47-9bb6-1a3e1d5b7e10")
 
 
