@@ -2,9 +2,12 @@
 //!
 //! Start and stop are off the hot path, so they are plain blocking calls on
 //! the asyncio thread: binding is a syscall, and the runtime's threads are
-//! started once per server. Routing by path and static pages are decided on
-//! the tokio side from plain Rust tables, so an unknown path gets its 404 and
-//! a page its 200 without Python ever running.
+//! started once per server. Routing by path (literal paths and
+//! Starlette-style patterns, see `ferrosocket::RouteTable`) and static pages
+//! are decided on the tokio side from plain Rust tables, so an unknown path
+//! gets its 404 and a page its 200 without Python ever running. Python asks
+//! `resolve()` which pattern matched, once per connection, only when the
+//! table has patterns.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -90,6 +93,8 @@ pub struct NativeServer {
 impl NativeServer {
     /// Bind `host:port` and start serving the hub's application with
     /// `config` (a `ferrosocket.WebSocketConfig`, read by its attributes).
+    /// `routes` are literal paths or patterns (`/rooms/{room_id}`), matched
+    /// in order; a bad pattern raises `ValueError`.
     /// `routes=None` serves WebSockets on every path; `pages` maps paths to
     /// `(status, headers, body)` answered to plain HTTP GETs.
     #[new]
