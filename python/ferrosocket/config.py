@@ -76,12 +76,26 @@ class WebSocketConfig:
     #: Messages shorter than this many bytes go out uncompressed (0: all).
     compression_threshold: int = 0
 
+    # -- topics (ws.publish / server.publish; see ferrosocket.topics) --------
+    #: Bytes buffered for one connection beyond which a published message is
+    #: not queued for it: it is dropped for that connection (counted in
+    #: ``ws.publish_dropped`` and ``server.stats()["publish_dropped"]``), or
+    #: with `close_on_backpressure_limit` the connection is closed with 1013
+    #: (try again later). 1 MiB: ~16,000 small messages of slack for a
+    #: subscriber that falls behind, and a hard bound on what it can hold.
+    #: A connection's own ``send_*()`` are not limited by it (they wait at
+    #: `write_high_water`).
+    backpressure_limit: int = 1024 * 1024
+    #: Close a subscriber at its backpressure limit (1013) instead of
+    #: dropping messages for it.
+    close_on_backpressure_limit: bool = False
+
     _OPTIONAL: ClassVar[tuple[str, ...]] = ("ping_interval", "ping_timeout", "idle_timeout")
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if field.name in ("allowed_origins", "require_origin", "compression"):
+            if field.name in ("allowed_origins", "require_origin", "compression", "close_on_backpressure_limit"):
                 continue
             if value is None and field.name in self._OPTIONAL:
                 continue

@@ -20,6 +20,7 @@ from typing import Any
 from . import _native
 from ._errors import WebSocketDisconnect
 from .config import HTTPResponse, WebSocketConfig
+from .topics import ServerTopics
 from .websocket import WebSocket
 
 __all__ = ["serve", "Server", "run", "Handler", "App"]
@@ -54,7 +55,7 @@ def _peer(client: tuple[str, int] | None) -> str:
     return f"{client[0]}:{client[1]}" if client else "-"
 
 
-class Server:
+class Server(ServerTopics):
     """A running ferrosocket server. Use ``async with serve(...) as server``."""
 
     def __init__(
@@ -152,7 +153,7 @@ class Server:
         return 0 if self._native is None else self._native.connections
 
     def _on_connection(self, conn: _native.Connection) -> None:
-        ws = WebSocket(conn)
+        ws = WebSocket(conn, self)
         handler = self._handlers.get(conn.path, self._default)
         assert self._loop is not None
         if handler is None:  # the engine routes, so this only happens on a race

@@ -90,7 +90,7 @@ impl NativeServer {
         ping_interval=Some(20.0), ping_timeout=Some(20.0), idle_timeout=None, write_timeout=30.0,
         allowed_origins=None, require_origin=false, tls_cert=None, tls_key=None, unix_path=None, fd=None,
         compression=true, compression_level=3, compression_mem_level=8, compression_window_bits=15,
-        compression_threshold=0))]
+        compression_threshold=0, backpressure_limit=1<<20, close_on_backpressure_limit=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -127,6 +127,8 @@ impl NativeServer {
         compression_mem_level: u8,
         compression_window_bits: u8,
         compression_threshold: usize,
+        backpressure_limit: usize,
+        close_on_backpressure_limit: bool,
     ) -> PyResult<Self> {
         if compression_level > 9
             || !(1..=9).contains(&compression_mem_level)
@@ -168,6 +170,8 @@ impl NativeServer {
                     threshold: compression_threshold,
                     ..DeflateConfig::default()
                 },
+                backpressure_limit,
+                close_on_backpressure_limit,
             },
             http: HttpLimits {
                 max_request_line,
@@ -251,7 +255,38 @@ impl NativeServer {
             refused.set_item(reason, n)?;
         }
         d.set_item("handshakes_refused", refused)?;
+        let t = self.server.topics().stats();
+        d.set_item("topics", t.topics)?;
+        d.set_item("subscriptions", t.subscriptions)?;
+        d.set_item("published", t.published)?;
+        d.set_item("deliveries", t.deliveries)?;
+        d.set_item("publish_dropped", t.dropped)?;
+        d.set_item("shared_compressions", t.shared_compressions)?;
         Ok(d)
+    }
+
+    /// Publish to every subscriber of `topic`; returns how many it was
+    /// queued for. Safe from any thread.
+    #[pyo3(signature = (topic, message, compress=None))]
+    fn publish(
+        &self,
+        py: Python<'_>,
+        topic: &str,
+        message: &Bound<'_, PyAny>,
+        compress: Option<bool>,
+    ) -> PyResult<usize> {
+        let msg = crate::topics::published(message, compress)?;
+        Ok(crate::topics::publish_all(
+            py,
+            self.server.topics(),
+            topic,
+            msg,
+        ))
+    }
+
+    /// Subscribers of `topic` now.
+    fn subscribers(&self, topic: &str) -> usize {
+        self.server.topics().subscribers(topic)
     }
 
     /// The bound port.

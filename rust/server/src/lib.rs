@@ -35,6 +35,7 @@ mod message;
 mod request;
 mod server;
 pub mod tls;
+pub mod topics;
 mod websocket;
 
 pub use config::{ServerConfig, WebSocketConfig};
@@ -47,4 +48,5 @@ pub use server::{
     not_found, origin_allowed, refuse_plain_http, App, Listener, Route, Router, Server,
     ServerStats, REFUSAL_REASONS,
 };
+pub use topics::{Published, TopicStats, Topics};
 pub use websocket::WebSocket;

@@ -156,6 +156,7 @@ struct Shared {
     total: AtomicU64,
     closed_traffic: Mutex<ConnStats>,
     refused: [AtomicU64; REFUSAL_REASONS.len()],
+    topics: Arc<crate::topics::Topics>,
 }
 
 impl Shared {
@@ -226,6 +227,7 @@ impl Server {
             total: AtomicU64::new(0),
             closed_traffic: Mutex::new(ConnStats::default()),
             refused: Default::default(),
+            topics: Arc::default(),
         });
         tokio::spawn(accept_loop(shared.clone(), listener, stop_rx));
         Ok(Server {
@@ -272,6 +274,12 @@ impl Server {
                 .map(|(r, n)| (*r, n.load(Ordering::Relaxed)))
                 .collect(),
         }
+    }
+
+    /// The server's topic table: `publish` to every subscriber of a topic,
+    /// `subscribers`, `stats` (see [`crate::topics`]).
+    pub fn topics(&self) -> &Arc<crate::topics::Topics> {
+        &self.shared.topics
     }
 
     /// Stop accepting, refuse handshakes in progress with 503, and close every
@@ -445,9 +453,11 @@ async fn serve_stream<T: Transport>(
     ));
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     shared.total.fetch_add(1, Ordering::Relaxed);
+    conn.topics.attach(&shared.topics);
     shared.conns().insert(id, conn.clone());
     shared.app.connect(conn.clone());
     crate::io::drive(conn.clone(), stream, leftover).await;
+    shared.topics.leave_all(&conn);
     shared.conns().remove(&id);
     shared
         .closed_traffic
