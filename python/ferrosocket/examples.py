@@ -3,8 +3,14 @@
 * `echo` echoes text as text and binary as binary, on every path (used by the
   conformance run and the benchmarks).
 * `broadcast` relays each message a client sends to every other client.
-* `chat` is the demo's chat room; `demo` is the whole demo app (page at
-  ``/``, chat at ``/chat``, echo at ``/echo``).
+* `chat` is the demo's chat: rooms (``/chat?room=name``, default "lobby")
+  are topics; `demo` is the whole demo app (page at ``/``, chat at
+  ``/chat``, echo at ``/echo``).
+
+Both relays use topics (`ferrosocket.topics`): the engine frames each
+message once and delivers it to every subscriber from Rust, and a member
+that stops reading has messages dropped at its backpressure limit instead
+of stalling the others.
 """
 
 from __future__ import annotations
@@ -12,7 +18,6 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from ._errors import WebSocketDisconnect
 from .config import HTTPResponse
 from .server import Handler
 from .websocket import WebSocket
@@ -31,54 +36,35 @@ async def echo(ws: WebSocket) -> None:
             await ws.send_bytes(message)
 
 
-class _Room:
-    """Connections of one relay; each message goes to everyone else."""
-
-    def __init__(self) -> None:
-        self.members: set[WebSocket] = set()
-
-    async def relay(self, sender: WebSocket | None, message: str | bytes) -> None:
-        for member in list(self.members):
-            if member is sender:
-                continue
-            try:
-                await member.send(message)
-            except WebSocketDisconnect:
-                self.members.discard(member)
-
-
-_broadcast_room = _Room()
-
-
 async def broadcast(ws: WebSocket) -> None:
     """Relay each message to every other connected client."""
     await ws.accept()
-    _broadcast_room.members.add(ws)
-    try:
-        async for message in ws:
-            await _broadcast_room.relay(ws, message)
-    finally:
-        _broadcast_room.members.discard(ws)
+    ws.subscribe("broadcast")
+    async for message in ws:
+        ws.publish("broadcast", message)
 
 
-_chat_room = _Room()
+def _say(name: str, text: str) -> str:
+    return json.dumps({"name": name, "text": text})
 
 
 async def chat(ws: WebSocket) -> None:
     """The demo chat: ``{"name", "text"}`` JSON in, the same out to everyone
-    (the sender included), plus join/leave notices."""
+    in the room (the sender included), plus join/leave notices."""
     await ws.accept()
     name = ws.query_params.get("name") or f"guest-{ws.client[1] if ws.client else 0}"
-    _chat_room.members.add(ws)
-    notice = json.dumps({"name": "server", "text": f"{name} joined ({len(_chat_room.members)} here)"})
-    await _chat_room.relay(None, notice)
+    room = "chat:" + (ws.query_params.get("room") or "lobby")[:64]
+    hub = ws.served_by
+    ws.subscribe(room)
+    hub.publish(room, _say("server", f"{name} joined ({hub.subscribers(room)} here)"))
     try:
         async for message in ws.iter_text():
-            text = message[:2000]
-            await _chat_room.relay(None, json.dumps({"name": name, "text": text}))
+            hub.publish(room, _say(name, message[:2000]))
     finally:
-        _chat_room.members.discard(ws)
-        await _chat_room.relay(None, json.dumps({"name": "server", "text": f"{name} left"}))
+        # Subscriptions end with the connection anyway; leaving first keeps
+        # the notice from being queued for a socket that is gone.
+        ws.unsubscribe(room)
+        hub.publish(room, _say("server", f"{name} left"))
 
 
 def _page() -> HTTPResponse:
