@@ -181,7 +181,7 @@ def main() -> None:
                 rec["round"] = rnd
                 if "start_error" in rec:
                     dead[cmd] = rec["start_error"]
-                    key = server.name if scenario != "broadcast" else f"{server.name} (broadcast)"
+                    key = server.name if not scenario.startswith("broadcast") else f"{server.name} (broadcast)"
                     skipped[key] = rec["start_error"]
                 runs.append(rec)
                 print(report.progress_line(rec), flush=True)

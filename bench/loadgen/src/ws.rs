@@ -143,6 +143,12 @@ impl Masked {
     pub fn len(&self) -> usize {
         self.masked.len()
     }
+    pub fn key(&self) -> [u8; 4] {
+        self.key
+    }
+    pub fn masked(&self) -> &[u8] {
+        &self.masked
+    }
 }
 
 /// What a data-frame read found.
