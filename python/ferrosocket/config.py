@@ -84,7 +84,7 @@ class WebSocketConfig:
     #: (try again later). 1 MiB: ~16,000 small messages of slack for a
     #: subscriber that falls behind, and a hard bound on what it can hold.
     #: A connection's own ``send_*()`` are not limited by it (they wait at
-    #: `write_high_water`).
+    #: `write_high_water`); one with nothing buffered always takes a message.
     backpressure_limit: int = 1024 * 1024
     #: Close a subscriber at its backpressure limit (1013) instead of
     #: dropping messages for it.

@@ -18,10 +18,17 @@ use crate::ws::Masked;
 
 const READ: usize = 64 << 10;
 
+/// Digits of the sequence number a broadcast message starts with.
+pub const SEQ_DIGITS: usize = 10;
+
 /// What one read produced.
 pub struct Batch {
     /// Data messages completed.
     pub messages: u64,
+    /// Messages skipped (a sequence number jumped ahead) and messages that
+    /// came back in time (a sequence number at or below one already seen).
+    pub missing: u64,
+    pub out_of_order: u64,
     /// Their payload bytes.
     pub bytes: u64,
     /// A close frame arrived (or EOF): stop reading.
@@ -33,6 +40,8 @@ pub struct Reader {
     buf: Vec<u8>,
     /// Bytes of `buf` holding an unparsed tail.
     len: usize,
+    /// The sequence number expected next (None before the first message).
+    next_seq: Option<u64>,
 }
 
 impl Reader {
@@ -41,6 +50,7 @@ impl Reader {
             sock,
             buf: vec![0; READ],
             len: 0,
+            next_seq: None,
         }
     }
 
@@ -52,6 +62,8 @@ impl Reader {
         let n = self.sock.read(&mut self.buf[self.len..]).await?;
         let mut batch = Batch {
             messages: 0,
+            missing: 0,
+            out_of_order: 0,
             bytes: 0,
             closed: n == 0,
         };
@@ -64,6 +76,15 @@ impl Reader {
                 0x0..=0x2 if fin => {
                     batch.messages += 1;
                     batch.bytes += payload as u64;
+                    let body = &self.buf[at + header..end];
+                    if let Some(seq) = sequence(body) {
+                        match self.next_seq {
+                            Some(want) if seq > want => batch.missing += seq - want,
+                            Some(want) if seq < want => batch.out_of_order += 1,
+                            _ => {}
+                        }
+                        self.next_seq = Some(self.next_seq.map_or(seq, |w| w.max(seq)) + 1);
+                    }
                 }
                 0x8 => batch.closed = true,
                 0x9 => pings.push(self.buf[at + header..end].to_vec()),
@@ -83,6 +104,19 @@ impl Reader {
         }
         Ok(batch)
     }
+}
+
+/// The decimal sequence number at the start of a broadcast message.
+fn sequence(body: &[u8]) -> Option<u64> {
+    let digits = body.get(..SEQ_DIGITS)?;
+    let mut n = 0u64;
+    for d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(d - b'0');
+    }
+    Some(n)
 }
 
 /// `(fin, opcode, header length, payload length)` of the complete frame at

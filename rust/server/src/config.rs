@@ -54,7 +54,8 @@ pub struct WebSocketConfig {
     /// Default 1 MiB: about 16,000 64-byte messages of slack for a
     /// subscriber that falls behind, and a hard bound on what it can hold.
     /// Only `publish` checks it; a connection's own `send_*` wait at
-    /// `write_high_water` instead.
+    /// `write_high_water` instead. A connection with nothing buffered always
+    /// takes one message, however large.
     pub backpressure_limit: usize,
     /// Close (1013, try again later) a subscriber that reaches
     /// `backpressure_limit`, instead of dropping messages for it.

@@ -11,6 +11,12 @@
 //! that stops answering is closed with 1011), the optional idle timeout, and
 //! the close timeout once a close frame is out.
 //!
+//! The writer takes everything queued in one go. The connection's own frames
+//! are one contiguous buffer, written with plain writes; once published
+//! messages are queued (shared frames, see `crate::topics`), the batch is a
+//! list of buffers written where they are with vectored writes (at most 64
+//! per `writev`), so a frame shared by 10,000 subscribers is never copied.
+//!
 //! Closing follows RFC 6455 §7: the server closes TCP first. Once the close
 //! exchange is over (or the connection failed), the writer flushes the last
 //! frame and shuts down its half; the reader then keeps reading and discarding

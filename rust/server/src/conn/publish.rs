@@ -5,7 +5,10 @@
 //! either queues a reference to the shared frame, or, when the connection
 //! already holds `backpressure_limit` bytes, drops the message for it (or
 //! closes it with 1013, by configuration). A slow subscriber therefore costs
-//! the others nothing but this check.
+//! the others nothing but this check. A connection with nothing buffered
+//! always takes the message, so one larger than the limit still reaches the
+//! subscribers that keep up; what a connection holds stays below the limit
+//! plus one message.
 //!
 //! Unlike a plain send it does not write to the socket from the publishing
 //! thread: it only schedules the connection's writer. One publish reaches
@@ -41,7 +44,8 @@ impl Conn {
                 return Delivery::Closed;
             }
             let out = &mut inner.out;
-            if out.buffered() + msg.len() > cfg.backpressure_limit {
+            let buffered = out.buffered();
+            if buffered > 0 && buffered + msg.len() > cfg.backpressure_limit {
                 self.topics.count_drop();
                 if !cfg.close_on_backpressure_limit {
                     return Delivery::Dropped;
