@@ -21,12 +21,16 @@ import json
 import logging
 from asyncio import Future
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _native
 from ._errors import WebSocketDisconnect
 from ._native import Binary, Close, Text
 from .datastructures import Headers, QueryParams
+from .topics import WebSocketTopics
+
+if TYPE_CHECKING:
+    from .server import Server
 
 __all__ = ["WebSocket", "Message"]
 
@@ -45,18 +49,20 @@ def _header_list(headers: HeaderItems) -> list[tuple[str, str]] | None:
     return [(str(k), str(v)) for k, v in headers]
 
 
-class WebSocket:
+class WebSocket(WebSocketTopics):
     """One WebSocket connection, handed to a handler in state ``CONNECTING``.
 
     Call `accept()` (or `reject()` / `close()` to refuse), then exchange
     messages; the connection is closed with 1000 when the handler returns and
-    with 1011 when it raises.
+    with 1011 when it raises. Topics (`subscribe`, `publish`, …) are in
+    `ferrosocket.topics`.
     """
 
-    __slots__ = ("_c", "_headers", "_query", "_accepted", "__weakref__")
+    __slots__ = ("_c", "_server", "_headers", "_query", "_accepted", "__weakref__")
 
-    def __init__(self, connection: _native.Connection) -> None:
+    def __init__(self, connection: _native.Connection, server: Server | None = None) -> None:
         self._c = connection
+        self._server = server
         self._headers: Headers | None = None
         self._query: QueryParams | None = None
         self._accepted = False

@@ -14,6 +14,7 @@ mod hub;
 mod messages;
 mod server;
 mod signal;
+mod topics;
 
 use pyo3::prelude::*;
 

@@ -35,6 +35,7 @@ mod message;
 mod request;
 mod server;
 pub mod tls;
+pub mod topics;
 mod websocket;
 
 pub use config::{
@@ -49,4 +50,5 @@ pub use server::{
     not_found, refuse_plain_http, App, Listener, Refusal, Response, Route, Router, Server,
     ServerStats,
 };
+pub use topics::{Published, TopicStats, Topics};
 pub use websocket::WebSocket;

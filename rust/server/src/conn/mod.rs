@@ -28,6 +28,7 @@ mod handshake;
 mod inbound;
 mod keepalive;
 mod outbound;
+mod publish;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -46,6 +47,8 @@ use inbound::Inbound;
 use keepalive::Keepalive;
 use outbound::OutBuf;
 pub(crate) use outbound::{frame, OutItem, Outbound};
+pub(crate) use publish::Delivery;
+pub use publish::BACKPRESSURE_CLOSE_CODE;
 
 /// Connection states, as `WebSocket::state()` names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,6 +179,8 @@ pub struct Conn {
     inner: Mutex<Inner>,
     /// The TCP socket, for writes straight from the sending thread.
     direct: OnceLock<Arc<OwnedWriteHalf>>,
+    /// Its topic subscriptions (see `crate::topics`).
+    pub(crate) topics: crate::topics::Membership,
 }
 
 impl Conn {
@@ -185,6 +190,7 @@ impl Conn {
             config,
             state: AtomicU8::new(State::Connecting as u8),
             direct: OnceLock::new(),
+            topics: crate::topics::Membership::default(),
             inner: Mutex::new(Inner {
                 session: Session::new(),
                 inbound: Inbound::default(),

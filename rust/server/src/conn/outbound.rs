@@ -8,7 +8,15 @@
 //! waits until the writer has drained the buffer below the low-water mark.
 //! On a compressed connection data messages wait as [`OutItem`]s so the
 //! writer task deflates them, off the application's thread.
+//!
+//! Published messages ([`crate::topics`]) are framed once and shared by every
+//! subscriber, so they are queued by reference: `chunks` holds shared frames
+//! (and the connection's own bytes frozen ahead of them), always in front of
+//! `raw`, and the writer sends chunks and `raw` with one vectored write. A
+//! connection that never receives a published message never has a chunk, so
+//! a plain send keeps its single-buffer path (and the direct write).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -36,15 +44,23 @@ pub(crate) enum OutItem {
     },
     /// An already encoded frame (the close frame).
     Raw(BytesMut),
+    /// An already encoded frame shared with other connections (a published
+    /// message, plain or compressed once for its group).
+    Shared(Bytes),
 }
 
-/// What the writer takes in one go: encoded bytes first, then queued items.
+/// What the writer takes in one go: shared chunks, then encoded bytes, then
+/// queued items.
 pub(crate) struct Outbound {
+    pub(crate) chunks: VecDeque<Bytes>,
     pub(crate) raw: BytesMut,
     pub(crate) items: Vec<OutItem>,
 }
 
 pub(super) struct OutBuf {
+    /// Encoded frames queued by reference, all of them ahead of `raw`.
+    chunks: VecDeque<Bytes>,
+    chunk_bytes: usize,
     /// Encoded bytes.
     pub(super) raw: BytesMut,
     /// With permessage-deflate, data messages (and the close frame, which
@@ -64,6 +80,8 @@ pub(super) struct OutBuf {
 impl Default for OutBuf {
     fn default() -> Self {
         OutBuf {
+            chunks: VecDeque::new(),
+            chunk_bytes: 0,
             raw: BytesMut::new(),
             queue: Vec::new(),
             queued_bytes: 0,
@@ -79,7 +97,36 @@ impl Default for OutBuf {
 
 impl OutBuf {
     pub(super) fn buffered(&self) -> usize {
-        self.raw.len() + self.queued_bytes + self.in_flight
+        self.raw.len() + self.chunk_bytes + self.queued_bytes + self.in_flight
+    }
+
+    /// Queue a shared, already encoded frame behind everything queued so
+    /// far: by reference on a plain connection (the bytes of `raw` move into
+    /// `chunks` first, without a copy), as an item on a compressed one.
+    pub(super) fn push_shared(&mut self, frame: Bytes) {
+        if self.deflate.is_some() {
+            self.queued_bytes += frame.len();
+            self.queue.push(OutItem::Shared(frame));
+            return;
+        }
+        if !self.raw.is_empty() {
+            let own = self.raw.split().freeze();
+            self.chunk_bytes += own.len();
+            self.chunks.push_back(own);
+        }
+        self.chunk_bytes += frame.len();
+        self.chunks.push_back(frame);
+    }
+
+    /// Queue a data message for the writer to deflate (compressed
+    /// connections only); `payload` may be shared with other connections.
+    pub(super) fn push_deflate(&mut self, opcode: OpCode, payload: Bytes) {
+        self.queued_bytes += payload.len();
+        self.queue.push(OutItem::Message {
+            opcode,
+            payload,
+            compress: true,
+        });
     }
 
     /// Queue a close frame behind every data message already sent.
@@ -106,7 +153,7 @@ impl OutBuf {
         }
     }
 
-    fn schedule_writer(&mut self) -> Option<Waker> {
+    pub(super) fn schedule_writer(&mut self) -> Option<Waker> {
         if self.writer_idle {
             self.writer_idle = false;
             self.writer_waker.take()
@@ -129,7 +176,12 @@ impl Conn {
     /// Whatever the socket does not take now is left to the writer.
     pub(super) fn flush(&self, inner: &mut Inner) -> Option<Waker> {
         let out = &mut inner.out;
-        if out.writer_idle && out.in_flight == 0 && !out.raw.is_empty() && out.queue.is_empty() {
+        if out.writer_idle
+            && out.in_flight == 0
+            && !out.raw.is_empty()
+            && out.queue.is_empty()
+            && out.chunks.is_empty()
+        {
             if let Some(socket) = self.direct.get() {
                 if let Ok(n) = socket.try_write(&out.raw) {
                     out.raw.advance(n);
@@ -245,12 +297,14 @@ impl Conn {
         if let Some(pong) = out.owed_pong.take() {
             frame(&mut out.raw, OpCode::Pong, &pong);
         }
-        if !out.raw.is_empty() || !out.queue.is_empty() {
+        if !out.raw.is_empty() || !out.queue.is_empty() || !out.chunks.is_empty() {
             let raw = out.raw.split();
             let items = std::mem::take(&mut out.queue);
-            out.in_flight = raw.len() + out.queued_bytes;
+            let chunks = std::mem::take(&mut out.chunks);
+            out.in_flight = raw.len() + out.queued_bytes + out.chunk_bytes;
             out.queued_bytes = 0;
-            return Poll::Ready(Some(Outbound { raw, items }));
+            out.chunk_bytes = 0;
+            return Poll::Ready(Some(Outbound { chunks, raw, items }));
         }
         out.in_flight = 0;
         if finishing {
@@ -261,12 +315,11 @@ impl Conn {
         Poll::Pending
     }
 
-    /// The writer finished writing `chunk`.
-    pub(crate) fn wrote(&self, chunk: BytesMut) {
+    /// The writer finished writing (and dropped) what it took, `len` bytes.
+    pub(crate) fn wrote(&self, len: usize) {
         let mut wakes = Wakes::default();
         {
-            let want = chunk.len().min(64 << 10);
-            drop(chunk);
+            let want = len.min(64 << 10);
             let mut inner = self.lock();
             let out = &mut inner.out;
             out.in_flight = 0;
