@@ -38,15 +38,18 @@ pub mod utf8;
 pub mod fuzzing;
 
 pub use close::is_valid_close_code;
-pub use deflate::{negotiate, DeflateConfig, DeflateParams, Deflater, Inflater};
+pub use deflate::{
+    accept_response, client_offer, negotiate, DeflateConfig, DeflateParams, Deflater, Inflater,
+};
 pub use error::ProtocolError;
 pub use frame::{
     encode_close, encode_close_masked, encode_compressed, encode_frame, CloseFrame, Decoder,
     DecoderConfig, Event, FrameHeader, OpCode, Role,
 };
 pub use handshake::{
-    accept_key, build_accept_response, build_response, parse_request, HandshakeError,
-    HandshakeRequest, HttpLimits, ParsedRequest,
+    accept_key, build_accept_response, build_request, build_response, check_response, generate_key,
+    parse_request, parse_response, Accepted, ClientHandshakeError, ClientRequest, HandshakeError,
+    HandshakeRequest, HandshakeResponse, HttpLimits, ParsedRequest,
 };
 pub use mask::{apply_mask, MaskKeys};
 pub use utf8::Utf8Validator;
