@@ -11,6 +11,7 @@ __all__ = [
     "Binary",
     "Close",
     "Connection",
+    "NativeClient",
     "Hub",
     "NativeServer",
     "Text",
