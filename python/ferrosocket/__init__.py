@@ -17,6 +17,7 @@ tokio threads; handlers run on the asyncio loop.
 
 from ._errors import MessageTypeError, WebSocketDisconnect, WebSocketError
 from ._native import Binary, Close, Text
+from .client import ClientSSL, ClientWebSocket, InvalidHandshake, InvalidStatus, connect
 from .config import HTTPResponse, WebSocketConfig
 from .datastructures import CloseCode, Headers, QueryParams
 from .server import App, Handler, Server, run, serve
@@ -27,6 +28,10 @@ __version__ = "0.1.0"
 __all__ = [
     "App",
     "Binary",
+    "ClientSSL",
+    "ClientWebSocket",
+    "InvalidHandshake",
+    "InvalidStatus",
     "Close",
     "CloseCode",
     "HTTPResponse",
@@ -41,6 +46,7 @@ __all__ = [
     "WebSocketConfig",
     "WebSocketDisconnect",
     "WebSocketError",
+    "connect",
     "run",
     "serve",
 ]

@@ -11,6 +11,7 @@ __all__ = [
     "Binary",
     "Close",
     "Connection",
+    "NativeClient",
     "Hub",
     "NativeServer",
     "Text",
@@ -92,6 +93,8 @@ class Connection:
     @property
     def stats(self) -> tuple[int, int, int, int]: ...
     @property
+    def key(self) -> str: ...
+    @property
     def path(self) -> str: ...
     @property
     def query_string(self) -> str: ...
@@ -125,6 +128,28 @@ class Hub:
     def active(self) -> int: ...
     def release(self, id: int) -> None: ...
     def drain(self) -> None: ...
+
+@final
+class NativeClient:
+    """The engine's client role for one asyncio loop."""
+
+    def __new__(cls, hub: Hub) -> NativeClient: ...
+    def connect(
+        self,
+        uri: str,
+        config: WebSocketConfig,
+        *,
+        unix_path: str | None = None,
+        subprotocols: list[str] = ...,
+        headers: list[tuple[str, str]] = ...,
+        compression: bool = True,
+        open_timeout: float = 10.0,
+        ca_file: str | None = None,
+        ca_pem: str | None = None,
+        server_hostname: str | None = None,
+        check_hostname: bool = True,
+    ) -> tuple[str, str | None, list[str], list[tuple[str, str]]]: ...
+    def shutdown(self) -> None: ...
 
 @final
 class NativeServer:

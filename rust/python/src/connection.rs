@@ -472,6 +472,13 @@ impl Connection {
     }
 
     /// Request path, without the query string.
+    /// The `Sec-WebSocket-Key` of the upgrade request (a client matches its
+    /// connection to its `connect()` call by it).
+    #[getter]
+    fn key(&self) -> &str {
+        self.conn.request().key()
+    }
+
     #[getter]
     fn path(&self) -> &str {
         self.conn.request().path()

@@ -7,6 +7,7 @@
 //! one descriptor per server when it must wait (`Hub.drain`). See
 //! `signal.rs`, `hub.rs` and `connection.rs` for each half of the handoff.
 
+mod client;
 mod config;
 mod connection;
 mod errors;
@@ -23,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<connection::Connection>()?;
     m.add_class::<hub::Hub>()?;
     m.add_class::<server::NativeServer>()?;
+    m.add_class::<client::NativeClient>()?;
     m.add_class::<messages::Text>()?;
     m.add_class::<messages::Binary>()?;
     m.add_class::<messages::Close>()?;

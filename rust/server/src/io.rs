@@ -21,14 +21,18 @@
 //! exchange is over (or the connection failed), the writer flushes the last
 //! frame and shuts down its half; the reader then keeps reading and discarding
 //! until the peer's FIN or the close timeout, so the socket is not reset while
-//! our close frame is still unread on the peer's side.
+//! our close frame is still unread on the peer's side. In the client role
+//! (RFC 6455 §7.1.1) the writer keeps its half open instead: the reader waits
+//! for the server's FIN (or the close timeout), and only then is ours sent.
 
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use ferrosocket_proto::{encode_compressed, Decoder, DecoderConfig, Deflater, Event, Inflater};
+use ferrosocket_proto::{
+    encode_compressed, Decoder, DecoderConfig, Deflater, Event, Inflater, MaskKeys, Role,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -172,6 +176,17 @@ impl Transport for tokio::net::UnixStream {
     }
 }
 
+impl Transport for tokio_rustls::client::TlsStream<TcpStream> {
+    type R = Io<tokio::io::ReadHalf<Self>>;
+    type W = Io<tokio::io::WriteHalf<Self>>;
+    const SECURE: bool = true;
+    fn halves(self) -> (Self::R, Self::W, Option<Arc<OwnedWriteHalf>>) {
+        let _ = self.get_ref().0.set_nodelay(true);
+        let (r, w) = tokio::io::split(self);
+        (Io(r), Io(w), None)
+    }
+}
+
 impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
     type R = Io<tokio::io::ReadHalf<Self>>;
     type W = Io<tokio::io::WriteHalf<Self>>;
@@ -198,8 +213,16 @@ pub(crate) async fn drive<T: Transport>(conn: Arc<Conn>, stream: T, leftover: By
     // A peer that stopped reading must not keep the writer (and the socket)
     // forever: it gets the close timeout to take our last bytes.
     let limit = conn.config().close_timeout;
-    if timeout(limit, &mut writer).await.is_err() {
-        writer.abort();
+    let kept = match timeout(limit, &mut writer).await {
+        Ok(Ok(kept)) => kept,
+        _ => {
+            writer.abort();
+            None
+        }
+    };
+    // A client's FIN goes out only now, after the server's (or the timeout).
+    if let Some(mut wr) = kept {
+        let _ = timeout(limit, wr.shutdown()).await;
     }
     conn.on_io_done();
 }
@@ -230,7 +253,8 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
     let mut decoder = match conn.deflate_params() {
         Some(params) => Decoder::with_deflate(limits, Inflater::new(params)),
         None => Decoder::new(limits),
-    };
+    }
+    .with_role(conn.role());
     let mut read_size = MIN_READ;
     // Idle means no data message: pings and pongs (our own keepalive's
     // answers included) do not keep a connection alive.
@@ -373,9 +397,12 @@ async fn linger<R: ReadHalf>(mut rd: R, limit: std::time::Duration) {
     }
 }
 
-async fn write_loop<W: WriteHalf>(conn: Arc<Conn>, mut wr: W) {
+/// Write until the connection is finished. Returns the write half still
+/// open in the client role, whose FIN waits for the server's.
+async fn write_loop<W: WriteHalf>(conn: Arc<Conn>, mut wr: W) -> Option<W> {
     let stall = conn.config().write_timeout;
     let mut deflater: Option<Deflater> = None;
+    let mut masks = (conn.role() == Role::Client).then(MaskKeys::new);
     let mut segments: Vec<Bytes> = Vec::new();
     'chunks: while let Some(Outbound { chunks, raw, items }) =
         poll_fn(|cx| conn.poll_take_outbound(cx)).await
@@ -390,7 +417,7 @@ async fn write_loop<W: WriteHalf>(conn: Arc<Conn>, mut wr: W) {
             } else {
                 let mut chunk = raw;
                 for item in items {
-                    encode_item(&conn, &mut deflater, &mut chunk, item);
+                    encode_item(&conn, &mut deflater, &mut masks, &mut chunk, item);
                 }
                 chunk
             };
@@ -422,7 +449,7 @@ async fn write_loop<W: WriteHalf>(conn: Arc<Conn>, mut wr: W) {
                     }
                     segments.push(frame);
                 } else {
-                    encode_item(&conn, &mut deflater, &mut own, item);
+                    encode_item(&conn, &mut deflater, &mut masks, &mut own, item);
                 }
             }
             if !own.is_empty() {
@@ -457,11 +484,24 @@ async fn write_loop<W: WriteHalf>(conn: Arc<Conn>, mut wr: W) {
         }
         conn.wrote(written);
     }
+    if conn.role() == Role::Client {
+        return Some(wr);
+    }
     let _ = wr.shutdown().await;
+    None
 }
 
 /// Encode one queued item of a compressed connection onto `dst`.
-fn encode_item(conn: &Conn, deflater: &mut Option<Deflater>, dst: &mut BytesMut, item: OutItem) {
+/// Encode one queued item on the writer task; `masks` is `Some` in the
+/// client role, where every frame is masked with a fresh key.
+fn encode_item(
+    conn: &Conn,
+    deflater: &mut Option<Deflater>,
+    masks: &mut Option<MaskKeys>,
+    dst: &mut BytesMut,
+    item: OutItem,
+) {
+    let mask = masks.as_mut().map(MaskKeys::next_key);
     match item {
         OutItem::Raw(frame) => dst.extend_from_slice(&frame),
         OutItem::Shared(frame) => dst.extend_from_slice(&frame),
@@ -473,11 +513,11 @@ fn encode_item(conn: &Conn, deflater: &mut Option<Deflater>, dst: &mut BytesMut,
             let deflate = &conn.config().deflate;
             let deflater = deflater
                 .get_or_insert_with(|| deflate.deflater(conn.deflate_params().unwrap_or_default()));
-            encode_compressed(dst, deflater, opcode, &payload, None);
+            encode_compressed(dst, deflater, opcode, &payload, mask);
         }
         OutItem::Message {
             opcode, payload, ..
-        } => frame(dst, opcode, &payload),
+        } => frame(dst, opcode, &payload, mask),
     }
 }
 

@@ -21,16 +21,22 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
-use ferrosocket_proto::{encode_close, encode_frame, DeflateParams, FrameHeader, OpCode};
+use ferrosocket_proto::{
+    encode_close_masked, encode_frame, DeflateParams, FrameHeader, MaskKeys, OpCode,
+};
 use tokio::net::tcp::OwnedWriteHalf;
 
 use super::{Conn, Inner, Wakes};
 use crate::error::WebSocketError;
 
-/// Encode one final, unmasked, uncompressed frame: the server's only kind
-/// apart from compressed data messages.
-pub(crate) fn frame(dst: &mut BytesMut, opcode: OpCode, payload: &[u8]) {
-    encode_frame(dst, FrameHeader::new(opcode, payload.len()), payload);
+/// Encode one final, uncompressed frame, masked with `mask` in the client
+/// role: every kind of frame apart from compressed data messages.
+pub(crate) fn frame(dst: &mut BytesMut, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) {
+    let header = FrameHeader {
+        mask,
+        ..FrameHeader::new(opcode, payload.len())
+    };
+    encode_frame(dst, header, payload);
 }
 
 /// A frame waiting for the writer task on a compressed connection.
@@ -75,6 +81,8 @@ pub(super) struct OutBuf {
     writer_waker: Option<Waker>,
     writer_idle: bool,
     pub(super) send_wakers: Vec<Waker>,
+    /// Client role: every frame encoded here is masked with the next key.
+    pub(super) masks: Option<MaskKeys>,
 }
 
 impl Default for OutBuf {
@@ -91,6 +99,7 @@ impl Default for OutBuf {
             writer_waker: None,
             writer_idle: true,
             send_wakers: Vec::new(),
+            masks: None,
         }
     }
 }
@@ -129,14 +138,20 @@ impl OutBuf {
         });
     }
 
+    /// The masking key for the next frame: `None` in the server role.
+    pub(super) fn mask(&mut self) -> Option<[u8; 4]> {
+        self.masks.as_mut().map(MaskKeys::next_key)
+    }
+
     /// Queue a close frame behind every data message already sent.
     pub(super) fn push_close(&mut self, code: Option<u16>, reason: &str) {
+        let mask = self.mask();
         if self.deflate.is_some() {
             let mut frame = BytesMut::new();
-            encode_close(&mut frame, code, reason);
+            encode_close_masked(&mut frame, code, reason, mask);
             self.queue.push(OutItem::Raw(frame));
         } else {
-            encode_close(&mut self.raw, code, reason);
+            encode_close_masked(&mut self.raw, code, reason, mask);
         }
     }
 
@@ -149,7 +164,8 @@ impl OutBuf {
         if self.in_flight > 0 || self.buffered() > high_water {
             self.owed_pong = Some(payload);
         } else {
-            frame(&mut self.raw, OpCode::Pong, &payload);
+            let mask = self.mask();
+            frame(&mut self.raw, OpCode::Pong, &payload, mask);
         }
     }
 
@@ -245,7 +261,8 @@ impl Conn {
                 });
                 out.queued_bytes += payload.len();
             } else {
-                frame(&mut out.raw, opcode, payload);
+                let mask = out.mask();
+                frame(&mut out.raw, opcode, payload, mask);
             }
             above = out.buffered() > self.config.write_high_water;
             if data {
@@ -295,7 +312,8 @@ impl Conn {
         let finishing = inner.session.is_finishing();
         let out = &mut inner.out;
         if let Some(pong) = out.owed_pong.take() {
-            frame(&mut out.raw, OpCode::Pong, &pong);
+            let mask = out.mask();
+            frame(&mut out.raw, OpCode::Pong, &pong, mask);
         }
         if !out.raw.is_empty() || !out.queue.is_empty() || !out.chunks.is_empty() {
             let raw = out.raw.split();

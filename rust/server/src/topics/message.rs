@@ -41,7 +41,7 @@ impl Published {
     /// false` sends it uncompressed on every connection.
     pub fn new(opcode: OpCode, payload: &[u8], compress: bool) -> Published {
         let mut plain = BytesMut::with_capacity(payload.len() + MAX_HEADER);
-        frame(&mut plain, opcode, payload);
+        frame(&mut plain, opcode, payload, None);
         let header = plain.len() - payload.len();
         Published {
             opcode,
