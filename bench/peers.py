@@ -26,7 +26,7 @@ class Server:
     broadcast: tuple[str, ...] | None
 
     def command(self, scenario: str) -> tuple[str, ...] | None:
-        return self.broadcast if scenario == "broadcast" else self.cmd
+        return self.broadcast if scenario.startswith("broadcast") else self.cmd
 
 
 def _script(name: str, *extra: str) -> tuple[str, ...]:

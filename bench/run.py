@@ -44,10 +44,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("--client-cpu", default="1")
     p.add_argument("--out", type=Path, default=procs.BENCH / "results")
     p.add_argument("--no-build", action="store_true", help="use the binaries already built")
+    p.add_argument("--size", type=int, help="message size for the scenarios that take one (loadgen --size)")
     return p.parse_args()
 
 
 def loadgen_cmd(lg: Path, a: argparse.Namespace, scenario: str, port: int, pid: int) -> list[str]:
+    size = ["--size", str(a.size)] if a.size else []
     return [
         "taskset",
         "-c",
@@ -62,6 +64,7 @@ def loadgen_cmd(lg: Path, a: argparse.Namespace, scenario: str, port: int, pid: 
         str(a.duration),
         "--server-pid",
         str(pid),
+        *size,
     ]
 
 
@@ -181,7 +184,7 @@ def main() -> None:
                 rec["round"] = rnd
                 if "start_error" in rec:
                     dead[cmd] = rec["start_error"]
-                    key = server.name if scenario != "broadcast" else f"{server.name} (broadcast)"
+                    key = server.name if not scenario.startswith("broadcast") else f"{server.name} (broadcast)"
                     skipped[key] = rec["start_error"]
                 runs.append(rec)
                 print(report.progress_line(rec), flush=True)

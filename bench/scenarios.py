@@ -44,6 +44,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("stream-1m", "1 MiB binary echo, 16 in flight, 1 connection", "MiB/s", "µs CPU/MiB"),
     Scenario("connect", "20 workers: connect, handshake, one echo, close", "conn/s", "µs CPU/conn"),
     Scenario("broadcast", "1 sender, 1,000 receivers, 64-byte messages", "deliveries/s", "µs CPU/delivery"),
+    Scenario(
+        "broadcast-stalled",
+        "broadcast with one more receiver that never reads",
+        "deliveries/s",
+        "µs CPU/delivery",
+    ),
+    Scenario("broadcast-10k", "1 sender, 10,000 receivers, 64-byte messages", "deliveries/s", "µs CPU/delivery"),
     Scenario("idle", "10,000 open idle connections", "conn/s (setup)", "KiB RSS/conn"),
 )
 

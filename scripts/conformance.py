@@ -1,6 +1,6 @@
 """Run the Autobahn TestSuite cases (the `kosoku` package) against ferrosocket.
 
-Two servers are checked side by side, each started fresh on a free port
+Server mode: two servers are checked side by side, each started fresh on a free port
 with keepalive off (as the peers are run: an Autobahn case that outlasts the
 ping interval on a busy machine would see our ping and fail):
 
@@ -11,7 +11,20 @@ A case passes when both its behaviour and its close behaviour are OK or
 INFORMATIONAL; NON-STRICT, FAILED and UNIMPLEMENTED are failures. All 517
 cases run, permessage-deflate (sections 12 and 13) included.
 
-    python scripts/conformance.py [--only rust|python] [--keep-reports DIR]
+Client mode: ``kosoku --mode fuzzingserver`` is started on a free port and
+the clients are run against it, each with its own agent name so one
+fuzzingserver per client keeps the reports apart:
+
+* ``rust-client``: ``target/release/examples/autobahn_client``;
+* ``python-client``: ``scripts/autobahn_client.py``.
+
+The default run (the test command's) is the two server suites, side by
+side. The client suites run only when asked for (``--only rust-client`` or
+``--only python-client``): the client does not pass section 13 yet
+(compression offers other than its fixed one) and kosoku's client-mode
+report is not read correctly here yet, so they are not part of CI.
+
+    python scripts/conformance.py [--only rust|python|rust-client|python-client] [--keep-reports DIR]
 """
 
 from __future__ import annotations
@@ -68,7 +81,42 @@ def server_command(name: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
+CLIENTS = ("rust-client", "python-client")
+
+
+def client_command(name: str, url: str) -> list[str]:
+    if name == "rust-client":
+        subprocess.run(
+            ["cargo", "build", "--release", "-q", "-p", "ferrosocket", "--example", "autobahn_client"],
+            cwd=ROOT,
+            check=True,
+        )
+        return [str(ROOT / "target/release/examples/autobahn_client"), url, name]
+    return [sys.executable, str(ROOT / "scripts/autobahn_client.py"), url, name]
+
+
+def run_client_suite(name: str, outdir: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        ["kosoku", "--mode", "fuzzingserver", f"127.0.0.1:{port}", "-o", str(outdir)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port, server)
+        subprocess.run(client_command(name, f"ws://127.0.0.1:{port}"), cwd=ROOT, check=False, timeout=1800)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
 def run_suite(name: str, outdir: Path) -> tuple[collections.Counter[str], list[str]]:
+    if name in CLIENTS:
+        run_client_suite(name, outdir)
+        return read_index(outdir)
     port = free_port()
     proc = subprocess.Popen(server_command(name, port), cwd=ROOT)
     try:
@@ -83,7 +131,14 @@ def run_suite(name: str, outdir: Path) -> tuple[collections.Counter[str], list[s
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
-    index = json.loads((outdir / "index.json").read_text())
+    return read_index(outdir)
+
+
+def read_index(outdir: Path) -> tuple[collections.Counter[str], list[str]]:
+    found = sorted(outdir.rglob("index.json"))
+    if not found:
+        return collections.Counter(), ["no index.json report was written"]
+    index = json.loads(found[0].read_text())
     counts: collections.Counter[str] = collections.Counter()
     bad: list[str] = []
     for cases in index.values():
@@ -97,16 +152,18 @@ def run_suite(name: str, outdir: Path) -> tuple[collections.Counter[str], list[s
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["rust", "python"])
+    parser.add_argument("--only", choices=["rust", "python", *CLIENTS])
     parser.add_argument("--keep-reports", type=Path, help="copy the kosoku reports here")
     args = parser.parse_args()
     if shutil.which("kosoku") is None:
         print("kosoku is not installed: pip install kosoku", file=sys.stderr)
         return 2
     names = [args.only] if args.only else ["rust", "python"]
-    # Build before the suites start, so both run at once on ready binaries.
+    # Build before the suites start, so they run at once on ready binaries.
     if "rust" in names:
         server_command("rust", 0)
+    if "rust-client" in names:
+        client_command("rust-client", "")
 
     def one(name: str) -> tuple[str, collections.Counter[str], list[str]]:
         with tempfile.TemporaryDirectory() as tmp:

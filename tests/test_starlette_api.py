@@ -170,3 +170,17 @@ def test_data_structures():
         [("a", "1"), ("a", "2"), ("b", "")],
         "a=1&a=2&b=",
     )
+
+
+async def test_the_client_role_starts_connected_and_receive_gives_messages(serve):
+    # ferrosocket.connect() hands over an open connection: there is no
+    # "websocket.connect" event to take, receive() gives the first message.
+    async def handler(ws):
+        await ws.accept()
+        await ws.send_text("first")
+
+    server = await serve(handler)
+    async with ferrosocket.connect(url(server)) as client:
+        assert (client.client_state, client.application_state) == (WebSocketState.CONNECTED,) * 2
+        message = await client.receive()
+        assert (message["type"], message["text"]) == ("websocket.receive", "first")

@@ -18,6 +18,7 @@ tokio threads; handlers run on the asyncio loop.
 from . import status
 from ._errors import MessageTypeError, WebSocketDisconnect, WebSocketError, WebSocketException
 from ._native import Binary, Close, Text
+from .client import ClientSSL, ClientWebSocket, InvalidHandshake, InvalidStatus, connect
 from .config import HTTPResponse, WebSocketConfig
 from .datastructures import URL, Address, CloseCode, Headers, MutableHeaders, QueryParams
 from .server import App, Handler, Server, run, serve
@@ -30,6 +31,10 @@ __all__ = [
     "Address",
     "App",
     "Binary",
+    "ClientSSL",
+    "ClientWebSocket",
+    "InvalidHandshake",
+    "InvalidStatus",
     "Close",
     "CloseCode",
     "HTTPResponse",
@@ -48,6 +53,7 @@ __all__ = [
     "WebSocketError",
     "WebSocketException",
     "WebSocketState",
+    "connect",
     "run",
     "serve",
     "status",

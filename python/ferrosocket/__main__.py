@@ -51,6 +51,8 @@ _HELP: dict[str, tuple[str, str]] = {
     "max_request_line": ("limits", "longest HTTP request line, bytes (431 beyond)"),
     "max_headers_size": ("limits", "largest HTTP header block, bytes (431 beyond)"),
     "max_headers": ("limits", "most HTTP headers in a request (431 beyond)"),
+    "backpressure_limit": ("limits", "bytes buffered for one subscriber past which published messages are dropped"),
+    "close_on_backpressure_limit": ("limits", "close a subscriber at its backpressure limit (1013), not drop"),
     "close_timeout": ("timeouts", "seconds to wait for the peer's close frame after ours"),
     "handshake_timeout": ("timeouts", "seconds a client has to send its upgrade request"),
     "shutdown_timeout": ("timeouts", "seconds handlers get on shutdown before they are cancelled"),
@@ -61,7 +63,7 @@ _HELP: dict[str, tuple[str, str]] = {
     "compression": ("compression", "accept permessage-deflate when a client offers it"),
     "compression_level": ("compression", "zlib level 0-9 (3: most of 6's ratio for half the CPU)"),
     "compression_mem_level": ("compression", "zlib memory level 1-9 (state per connection ~ 2**(level+9) bytes)"),
-    "compression_window_bits": ("compression", "largest LZ77 window we use, 9-15 (bits)"),
+    "compression_window_bits": ("compression", "largest LZ77 window we use, 8-15 (bits)"),
     "compression_threshold": ("compression", "messages shorter than this many bytes go out uncompressed"),
 }
 _GROUPS = ["server", "limits", "timeouts", "compression", "TLS", "logging", "other settings"]

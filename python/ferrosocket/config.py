@@ -88,6 +88,20 @@ class WebSocketConfig:
     #: Messages shorter than this many bytes go out uncompressed (0: all).
     compression_threshold: int = _DEFAULTS["compression_threshold"]
 
+    # -- topics (ws.publish / server.publish; see ferrosocket.topics) --------
+    #: Bytes buffered for one connection beyond which a published message is
+    #: not queued for it: it is dropped for that connection (counted in
+    #: ``ws.publish_dropped`` and ``server.stats()["publish_dropped"]``), or
+    #: with `close_on_backpressure_limit` the connection is closed with 1013
+    #: (try again later). 1 MiB by default: ~16,000 small messages of slack
+    #: for a subscriber that falls behind, and a hard bound on what it can
+    #: hold. A connection's own ``send_*()`` are not limited by it (they wait
+    #: at `write_high_water`); one with nothing buffered always takes a message.
+    backpressure_limit: int = _DEFAULTS["backpressure_limit"]
+    #: Close a subscriber at its backpressure limit (1013) instead of
+    #: dropping messages for it.
+    close_on_backpressure_limit: bool = _DEFAULTS["close_on_backpressure_limit"]
+
     def __post_init__(self) -> None:
         origins = self.allowed_origins
         if origins is not None and not isinstance(origins, (str, bytes, tuple)):

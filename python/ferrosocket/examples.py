@@ -3,10 +3,16 @@
 * `echo` echoes text as text and binary as binary, on every path (used by the
   conformance run and the benchmarks).
 * `broadcast` relays each message a client sends to every other client.
-* `chat` is the demo's chat room; `demo` is the whole demo app (page at
-  ``/``, chat at ``/chat``, echo at ``/echo``, and its icon). The page's
-  live panel shows the server's own counters (``server.stats()``), sent by
-  the chat once a second.
+* `chat` is the demo's chat: rooms (``/chat?room=name``, default "lobby")
+  are topics; `demo` is the whole demo app (page at ``/``, chat at
+  ``/chat``, echo at ``/echo``, and its icon). The page's live panel shows
+  the server's own counters (``server.stats()``), published to the room once
+  a second.
+
+Both relays use topics (`ferrosocket.topics`): the engine frames each
+message once and delivers it to every subscriber from Rust, and a member
+that stops reading has messages dropped at its backpressure limit instead
+of stalling the others.
 """
 
 from __future__ import annotations
@@ -16,9 +22,8 @@ import json
 import time
 from importlib import resources
 
-from ._errors import WebSocketDisconnect
 from .config import HTTPResponse
-from .server import Handler, Server, _current_server
+from .server import Handler, Server
 from .websocket import WebSocket
 
 __all__ = ["echo", "broadcast", "chat", "demo"]
@@ -35,69 +40,48 @@ async def echo(ws: WebSocket) -> None:
             await ws.send_bytes(message)
 
 
-class _Room:
-    """Connections of one relay; each message goes to everyone else."""
-
-    def __init__(self) -> None:
-        self.members: set[WebSocket] = set()
-
-    async def relay(self, sender: WebSocket | None, message: str | bytes) -> None:
-        for member in list(self.members):
-            if member is sender:
-                continue
-            try:
-                await member.send(message)
-            except WebSocketDisconnect:
-                self.members.discard(member)
-
-
-_broadcast_room = _Room()
-
-
 async def broadcast(ws: WebSocket) -> None:
     """Relay each message to every other connected client."""
     await ws.accept()
-    _broadcast_room.members.add(ws)
-    try:
-        async for message in ws:
-            await _broadcast_room.relay(ws, message)
-    finally:
-        _broadcast_room.members.discard(ws)
+    ws.subscribe("broadcast")
+    async for message in ws:
+        ws.publish("broadcast", message)
 
 
-class _ChatRoom(_Room):
-    """The demo's room, plus a ticker that sends the server's stats to
-    everyone once a second while anyone is there."""
+class _Tickers:
+    """One task per room with members: it publishes the server's stats to
+    the room once a second, and ends when the room is empty."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.ticker: asyncio.Task[None] | None = None
+        self.tasks: dict[str, asyncio.Task[None]] = {}
 
-    def start_ticker(self) -> None:
-        server = _current_server.get(None)
-        if server is not None and (self.ticker is None or self.ticker.done()):
-            self.ticker = asyncio.ensure_future(self._tick(server))
+    def start(self, server: Server, room: str) -> None:
+        task = self.tasks.get(room)
+        if task is None or task.done():
+            self.tasks[room] = asyncio.ensure_future(self._tick(server, room))
 
-    async def _tick(self, server: Server) -> None:
+    async def _tick(self, server: Server, room: str) -> None:
         before, then = server.stats(), time.monotonic()
-        while self.members and server.stats():
+        while server.subscribers(room):
             await asyncio.sleep(1.0)
             now, stats = time.monotonic(), server.stats()
             if not stats:  # the server stopped
                 return
             elapsed = max(now - then, 1e-3)
+            sent = stats["messages_out"] + stats["deliveries"]
+            sent_before = before["messages_out"] + before["deliveries"]
             panel = {
                 "type": "stats",
                 "connections": stats["connections_open"],
                 "in_per_s": round((stats["messages_in"] - before["messages_in"]) / elapsed, 1),
-                "out_per_s": round((stats["messages_out"] - before["messages_out"]) / elapsed, 1),
+                "out_per_s": round((sent - sent_before) / elapsed, 1),
                 "refused": sum(stats["handshakes_refused"].values()),
             }
             before, then = stats, now
-            await self.relay(None, json.dumps(panel))
+            server.publish(room, json.dumps(panel))
 
 
-_chat_room = _ChatRoom()
+_tickers = _Tickers()
 
 
 def _notice(text: str) -> str:
@@ -110,18 +94,21 @@ def _clean_name(name: str | None, fallback: str) -> str:
 
 
 async def chat(ws: WebSocket) -> None:
-    """The demo chat. A client sends JSON commands (plain text counts as
-    ``say``): ``{"type": "say", "text"}`` goes to everyone, the sender
-    included, as ``{"type": "chat", "name", "text"}``; ``{"type": "name",
-    "name"}`` renames without reconnecting; ``{"type": "ping", "id"}`` is
-    answered to the sender alone with ``{"type": "pong", "id"}`` (the page's
-    round-trip time). Everyone gets ``notice`` messages (joined, left,
-    renamed) and, once a second, the server's ``stats``."""
+    """The demo chat. Rooms (``?room=``, default "lobby") are topics. A client
+    sends JSON commands (plain text counts as ``say``): ``{"type": "say",
+    "text"}`` goes to everyone in the room, the sender included, as
+    ``{"type": "chat", "name", "text"}``; ``{"type": "name", "name"}``
+    renames without reconnecting; ``{"type": "ping", "id"}`` is answered to
+    the sender alone with ``{"type": "pong", "id"}`` (the page's round-trip
+    time). Everyone gets ``notice`` messages (joined, left, renamed) and,
+    once a second, the server's ``stats``."""
     await ws.accept()
     name = _clean_name(ws.query_params.get("name"), f"guest-{ws.client[1] if ws.client else 0}")
-    _chat_room.members.add(ws)
-    _chat_room.start_ticker()
-    await _chat_room.relay(None, _notice(f"{name} joined ({len(_chat_room.members)} here)"))
+    room = "chat:" + (ws.query_params.get("room") or "lobby")[:64]
+    hub = ws.served_by
+    ws.subscribe(room)
+    _tickers.start(hub, room)
+    hub.publish(room, _notice(f"{name} joined ({hub.subscribers(room)} here)"))
     try:
         async for message in ws.iter_text():
             try:
@@ -136,14 +123,16 @@ async def chat(ws: WebSocket) -> None:
             elif kind == "name":
                 new = _clean_name(str(command.get("name", "")), name)
                 if new != name:
-                    await _chat_room.relay(None, _notice(f"{name} is now {new}"))
+                    hub.publish(room, _notice(f"{name} is now {new}"))
                     name = new
             elif kind == "say" and str(command.get("text", "")).strip():
                 text = str(command["text"])[:2000]
-                await _chat_room.relay(None, json.dumps({"type": "chat", "name": name, "text": text}))
+                hub.publish(room, json.dumps({"type": "chat", "name": name, "text": text}))
     finally:
-        _chat_room.members.discard(ws)
-        await _chat_room.relay(None, _notice(f"{name} left"))
+        # Subscriptions end with the connection anyway; leaving first keeps
+        # the notice from being queued for a socket that is gone.
+        ws.unsubscribe(room)
+        hub.publish(room, _notice(f"{name} left"))
 
 
 def _page() -> HTTPResponse:

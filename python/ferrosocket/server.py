@@ -9,7 +9,6 @@ running the user's handler. Handler tasks are kept referenced until they end.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import inspect
 import logging
 import signal
@@ -23,16 +22,13 @@ from ._errors import WebSocketDisconnect, WebSocketException
 from .asgi import convert_params
 from .config import HTTPResponse, WebSocketConfig
 from .states import WebSocketState
+from .topics import ServerTopics
 from .websocket import WebSocket
 
 __all__ = ["serve", "Server", "run", "Handler", "App"]
 
 logger = logging.getLogger("ferrosocket")
 access_logger = logging.getLogger(_logging.ACCESS)
-
-# The server running the current handler task (set in each handler's task),
-# so that an app such as the demo can show the server's stats.
-_current_server: contextvars.ContextVar[Server] = contextvars.ContextVar("ferrosocket_server")
 
 Handler = Callable[[WebSocket], Awaitable[None]]
 App = Handler | Mapping[str, Handler | HTTPResponse]
@@ -64,7 +60,7 @@ def _peer(client: tuple[str, int] | None) -> str:
     return f"{client[0]}:{client[1]}" if client else "-"
 
 
-class Server:
+class Server(ServerTopics):
     """A running ferrosocket server. Use ``async with serve(...) as server``."""
 
     def __init__(
@@ -179,7 +175,7 @@ class Server:
         return 0 if self._native is None else self._native.connections
 
     def _on_connection(self, conn: _native.Connection) -> None:
-        ws = WebSocket(conn)
+        ws = WebSocket(conn, self)
         path = conn.path
         if self._patterns or ("%" in path and self._routes is not None):
             assert self._native is not None
@@ -202,7 +198,6 @@ class Server:
 
     async def _run(self, handler: Handler, ws: WebSocket) -> None:
         c = ws._c
-        _current_server.set(self)
         started = time.monotonic()
         try:
             result = handler(ws)

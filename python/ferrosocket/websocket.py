@@ -27,7 +27,7 @@ import json
 import logging
 from asyncio import Future
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _native
 from ._errors import WebSocketDisconnect
@@ -37,6 +37,10 @@ from .asgi import CONNECT, Connect, HeaderItems, header_list, send_event
 from .datastructures import Headers, QueryParams
 from .pong import PingSent
 from .states import WebSocketState
+from .topics import WebSocketTopics
+
+if TYPE_CHECKING:
+    from .server import Server
 
 __all__ = ["WebSocket", "Message"]
 
@@ -50,16 +54,18 @@ _DISCONNECTED = WebSocketState.DISCONNECTED
 _RESPONSE = WebSocketState.RESPONSE
 
 
-class WebSocket(RequestData):
+class WebSocket(RequestData, WebSocketTopics):
     """One WebSocket connection, handed to a handler in state ``CONNECTING``.
 
     Call `accept()` (or `reject()` / `close()` to refuse), then exchange
     messages; the connection is closed with 1000 when the handler returns and
-    with 1011 when it raises.
+    with 1011 when it raises. Topics (`subscribe`, `publish`, …) are in
+    `ferrosocket.topics`.
     """
 
     __slots__ = (
         "_c",
+        "_server",
         "_headers",
         "_query",
         "_accepted",
@@ -73,8 +79,9 @@ class WebSocket(RequestData):
         "__weakref__",
     )
 
-    def __init__(self, connection: _native.Connection) -> None:
+    def __init__(self, connection: _native.Connection, server: Server | None = None) -> None:
         self._c = connection
+        self._server = server
         self._headers: Headers | None = None
         self._query: QueryParams | None = None
         self._accepted = False
@@ -84,10 +91,13 @@ class WebSocket(RequestData):
         # An ASGI "websocket.http.response.start" waiting for its body.
         self._response: tuple[int, list[tuple[str, str]] | None, bytearray] | None = None
         self._pongs: Any = None
+        # A connection handed over already open (the client role) has no
+        # handshake left to answer: both sides start CONNECTED.
+        start = _CONNECTING if connection.state == "CONNECTING" else _CONNECTED
         #: Starlette's view of the client's side (see `ferrosocket.states`).
-        self.client_state = _CONNECTING
+        self.client_state = start
         #: Starlette's view of the handler's side (see `ferrosocket.states`).
-        self.application_state = _CONNECTING
+        self.application_state = start
 
     # -- handshake ---------------------------------------------------------
 

@@ -4,7 +4,8 @@
 pub const USAGE: &str = "usage: loadgen SCENARIO --port PORT [--host 127.0.0.1] [--path /]
        [--warmup SECS] [--duration SECS] [--server-pid PID]
        [--connections N] [--inflight N] [--size BYTES] [--hold SECS]
-scenarios: rtt-1 rtt-100 stream-64k stream-1m connect broadcast idle";
+scenarios: rtt-1 rtt-100 stream-64k stream-1m connect broadcast broadcast-10k
+           broadcast-stalled idle";
 
 pub struct Args {
     pub scenario: String,

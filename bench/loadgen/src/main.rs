@@ -21,6 +21,7 @@ mod cpu;
 mod hist;
 mod idle;
 mod json;
+mod recv;
 mod rtt;
 mod stream;
 mod window;
@@ -47,7 +48,7 @@ fn main() -> ExitCode {
             "rtt-1" | "rtt-100" => rtt::run(&args).await,
             "stream-64k" | "stream-1m" => stream::run(&args).await,
             "connect" => connect::run(&args).await,
-            "broadcast" => broadcast::run(&args).await,
+            "broadcast" | "broadcast-10k" | "broadcast-stalled" => broadcast::run(&args).await,
             "idle" => idle::run(&args).await,
             other => Err(format!("unknown scenario {other}")),
         }

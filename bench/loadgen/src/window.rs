@@ -49,6 +49,14 @@ impl Window {
         }
     }
 
+    /// Counts `n` units of work (`bytes` in all) finished now.
+    pub fn done_many(&self, n: u64, bytes: u64) {
+        if self.phase.get() == Phase::Measure {
+            self.ops.set(self.ops.get() + n);
+            self.bytes.set(self.bytes.get() + bytes);
+        }
+    }
+
     /// Like `done`, and records how long the unit took (`started` to `now`).
     pub fn done_timed(&self, bytes: usize, started: Instant, now: Instant) {
         if self.phase.get() == Phase::Measure {

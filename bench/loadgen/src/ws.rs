@@ -24,7 +24,28 @@ const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// Bytes the server sends after its 101 response stay in the socket, so a
 /// broadcast that races the handshake is not lost.
 pub async fn connect(host: &str, port: u16, path: &str) -> io::Result<TcpStream> {
-    let mut sock = TcpStream::connect((host, port)).await?;
+    let sock = TcpStream::connect((host, port)).await?;
+    upgrade(sock, host, port, path).await
+}
+
+/// [`connect`] with a small kernel receive buffer (set before connecting so
+/// the TCP window respects it): a client that stops reading fills it fast.
+pub async fn connect_small_rcvbuf(host: &str, port: u16, path: &str) -> io::Result<TcpStream> {
+    let addr = tokio::net::lookup_host((host, port))
+        .await?
+        .next()
+        .ok_or_else(|| bad("no address"))?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_recv_buffer_size(4096)?;
+    let sock = socket.connect(addr).await?;
+    upgrade(sock, host, port, path).await
+}
+
+async fn upgrade(mut sock: TcpStream, host: &str, port: u16, path: &str) -> io::Result<TcpStream> {
     sock.set_nodelay(true)?;
     let key = base64::engine::general_purpose::STANDARD.encode(random_bytes());
     let req = format!(
@@ -142,6 +163,12 @@ impl Masked {
     }
     pub fn len(&self) -> usize {
         self.masked.len()
+    }
+    pub fn key(&self) -> [u8; 4] {
+        self.key
+    }
+    pub fn masked(&self) -> &[u8] {
+        &self.masked
     }
 }
 

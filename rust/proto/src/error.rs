@@ -13,6 +13,8 @@ use std::fmt;
 pub enum ProtocolError {
     /// A client frame arrived without the MASK bit (RFC 6455 §5.1).
     UnmaskedFrame,
+    /// A server frame arrived with the MASK bit (RFC 6455 §5.1); client role.
+    MaskedFrame,
     /// RSV1, RSV2 or RSV3 set while no extension owns them (§5.2).
     ReservedBits,
     /// Opcode 3–7 or 11–15 (§5.2).
@@ -62,6 +64,7 @@ impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ProtocolError::UnmaskedFrame => f.write_str("client frame is not masked"),
+            ProtocolError::MaskedFrame => f.write_str("server frame is masked"),
             ProtocolError::ReservedBits => f.write_str("reserved bits set"),
             ProtocolError::UnknownOpcode(op) => write!(f, "unknown opcode {op}"),
             ProtocolError::FragmentedControlFrame => f.write_str("fragmented control frame"),
@@ -95,6 +98,7 @@ mod tests {
         use ProtocolError::*;
         for e in [
             UnmaskedFrame,
+            MaskedFrame,
             ReservedBits,
             UnknownOpcode(3),
             FragmentedControlFrame,

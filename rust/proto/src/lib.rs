@@ -1,4 +1,5 @@
-//! `ferrosocket-proto`: the sans-IO, server-role core of RFC 6455.
+//! `ferrosocket-proto`: the sans-IO core of RFC 6455, for both roles (the
+//! client side: [`handshake::client`], [`deflate::client`], [`Role`], [`mask::MaskKeys`]).
 //!
 //! "Sans-IO" means this crate never touches a socket, a timer or a runtime:
 //! it turns bytes into events ([`Decoder`], [`parse_request`]) and events
@@ -37,15 +38,18 @@ pub mod utf8;
 pub mod fuzzing;
 
 pub use close::is_valid_close_code;
-pub use deflate::{negotiate, DeflateConfig, DeflateParams, Deflater, Inflater};
+pub use deflate::{
+    accept_response, client_offer, negotiate, DeflateConfig, DeflateParams, Deflater, Inflater,
+};
 pub use error::ProtocolError;
 pub use frame::{
-    encode_close, encode_compressed, encode_frame, CloseFrame, Decoder, DecoderConfig, Event,
-    FrameHeader, OpCode,
+    encode_close, encode_close_masked, encode_compressed, encode_frame, CloseFrame, Decoder,
+    DecoderConfig, Event, FrameHeader, OpCode, Role,
 };
 pub use handshake::{
-    accept_key, build_accept_response, build_response, parse_request, HandshakeError,
-    HandshakeRequest, HttpLimits, ParsedRequest,
+    accept_key, build_accept_response, build_request, build_response, check_response, generate_key,
+    parse_request, parse_response, Accepted, ClientHandshakeError, ClientRequest, HandshakeError,
+    HandshakeRequest, HandshakeResponse, HttpLimits, ParsedRequest,
 };
-pub use mask::apply_mask;
+pub use mask::{apply_mask, MaskKeys};
 pub use utf8::Utf8Validator;

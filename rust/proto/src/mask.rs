@@ -9,6 +9,59 @@
 //! that arrives in pieces can be unmasked piece by piece (the decoder does
 //! this to validate text as soon as bytes arrive).
 
+/// Masking keys for a client's frames, from the operating system's CSPRNG.
+///
+/// RFC 6455 §5.3 requires keys an intermediary cannot predict (the point is
+/// to stop a script from choosing the bytes a proxy sees), so they come from
+/// `getrandom`, never from a seeded PRNG. One `getrandom` call fills 64 keys,
+/// so a client pays one syscall per 64 frames rather than one per frame.
+#[derive(Clone)]
+pub struct MaskKeys {
+    pool: [u8; 256],
+    next: usize,
+}
+
+impl std::fmt::Debug for MaskKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Unused keys are secrets of sorts: never print them.
+        f.debug_struct("MaskKeys").finish_non_exhaustive()
+    }
+}
+
+impl Default for MaskKeys {
+    fn default() -> Self {
+        MaskKeys::new()
+    }
+}
+
+impl MaskKeys {
+    /// An empty pool; the first [`MaskKeys::next_key`] fills it.
+    pub fn new() -> MaskKeys {
+        MaskKeys {
+            pool: [0; 256],
+            next: 256,
+        }
+    }
+
+    /// The next key.
+    ///
+    /// # Panics
+    ///
+    /// If the OS has no entropy source at all (`getrandom` fails), which on
+    /// the platforms we support only happens in a broken sandbox: sending
+    /// predictable keys instead would be a silent security bug.
+    pub fn next_key(&mut self) -> [u8; 4] {
+        if self.next == self.pool.len() {
+            getrandom::getrandom(&mut self.pool).expect("the OS CSPRNG is unavailable");
+            self.next = 0;
+        }
+        let mut key = [0u8; 4];
+        key.copy_from_slice(&self.pool[self.next..self.next + 4]);
+        self.next += 4;
+        key
+    }
+}
+
 /// XOR `buf` with `mask`, where `buf[0]` is byte `offset` of the frame payload.
 pub fn apply_mask(buf: &mut [u8], mask: [u8; 4], offset: usize) {
     let r = offset % 4;
@@ -68,6 +121,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn mask_keys_vary_across_refills() {
+        let mut keys = MaskKeys::new();
+        let all: Vec<[u8; 4]> = (0..200).map(|_| keys.next_key()).collect();
+        let distinct: std::collections::HashSet<_> = all.iter().collect();
+        // 200 random 32-bit keys: a repeat has probability ~5e-6.
+        assert!(distinct.len() >= 199, "{} distinct", distinct.len());
     }
 
     #[test]

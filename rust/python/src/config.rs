@@ -141,6 +141,8 @@ impl<'a, 'py> FromPyObject<'a, 'py> for PyConfig {
                     threshold: count(o, "compression_threshold")?,
                     ..DeflateConfig::default()
                 },
+                backpressure_limit: count(o, "backpressure_limit")?,
+                close_on_backpressure_limit: flag(o, "close_on_backpressure_limit")?,
             },
             http: HttpLimits {
                 max_request_line: count(o, "max_request_line")?,
@@ -203,6 +205,11 @@ pub fn config_defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("compression_mem_level", ws.deflate.mem_level)?;
     d.set_item("compression_window_bits", ws.deflate.server_max_window_bits)?;
     d.set_item("compression_threshold", ws.deflate.threshold)?;
+    d.set_item("backpressure_limit", ws.backpressure_limit)?;
+    d.set_item(
+        "close_on_backpressure_limit",
+        ws.close_on_backpressure_limit,
+    )?;
     Ok(d)
 }
 

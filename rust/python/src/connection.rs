@@ -542,6 +542,13 @@ impl Connection {
     }
 
     /// Request path, without the query string.
+    /// The `Sec-WebSocket-Key` of the upgrade request (a client matches its
+    /// connection to its `connect()` call by it).
+    #[getter]
+    fn key(&self) -> &str {
+        self.conn.request().key()
+    }
+
     #[getter]
     fn path(&self) -> &str {
         self.conn.request().path()
@@ -579,6 +586,49 @@ impl Connection {
             .request()
             .peer_addr()
             .map(|a| (a.ip().to_string(), a.port()))
+    }
+
+    // ----- topics (see topics.rs) -----
+
+    /// Subscribe to `topic`; False if already subscribed or closed.
+    fn subscribe(&self, py: Python<'_>, topic: &str) -> PyResult<bool> {
+        self.conn.subscribe(topic).map_err(|e| errors::to_py(py, e))
+    }
+
+    /// Unsubscribe from `topic`; False if not subscribed.
+    fn unsubscribe(&self, topic: &str) -> bool {
+        self.conn.unsubscribe(topic)
+    }
+
+    /// Whether this connection is subscribed to `topic`.
+    fn is_subscribed(&self, topic: &str) -> bool {
+        self.conn.is_subscribed(topic)
+    }
+
+    /// The topics this connection is subscribed to.
+    #[getter]
+    fn topics(&self) -> Vec<String> {
+        self.conn.subscriptions()
+    }
+
+    /// Publish to every subscriber of `topic` but this connection; returns
+    /// how many it was queued for.
+    #[pyo3(signature = (topic, message, compress=None))]
+    fn publish(
+        &self,
+        py: Python<'_>,
+        topic: &str,
+        message: &Bound<'_, PyAny>,
+        compress: Option<bool>,
+    ) -> PyResult<usize> {
+        let msg = crate::topics::published(message, compress)?;
+        Ok(crate::topics::publish_from(py, &self.conn, topic, msg))
+    }
+
+    /// Published messages dropped for this connection at its backpressure limit.
+    #[getter]
+    fn publish_dropped(&self) -> u64 {
+        self.conn.publish_dropped()
     }
 
     /// `(host, port)` the client connected to.

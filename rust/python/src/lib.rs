@@ -8,6 +8,7 @@
 //! `signal.rs`, `hub.rs` and `connection.rs` for each half of the handoff.
 
 mod asgi;
+mod client;
 mod config;
 mod connection;
 mod errors;
@@ -15,6 +16,7 @@ mod hub;
 mod messages;
 mod server;
 mod signal;
+mod topics;
 
 use pyo3::prelude::*;
 
@@ -23,6 +25,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<connection::Connection>()?;
     m.add_class::<hub::Hub>()?;
     m.add_class::<server::NativeServer>()?;
+    m.add_class::<client::NativeClient>()?;
     m.add_class::<messages::Text>()?;
     m.add_class::<messages::Binary>()?;
     m.add_class::<messages::Close>()?;

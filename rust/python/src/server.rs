@@ -220,7 +220,38 @@ impl NativeServer {
             refused.set_item(reason.as_str(), n)?;
         }
         d.set_item("handshakes_refused", refused)?;
+        let t = self.server.topics().stats();
+        d.set_item("topics", t.topics)?;
+        d.set_item("subscriptions", t.subscriptions)?;
+        d.set_item("published", t.published)?;
+        d.set_item("deliveries", t.deliveries)?;
+        d.set_item("publish_dropped", t.dropped)?;
+        d.set_item("shared_compressions", t.shared_compressions)?;
         Ok(d)
+    }
+
+    /// Publish to every subscriber of `topic`; returns how many it was
+    /// queued for. Safe from any thread.
+    #[pyo3(signature = (topic, message, compress=None))]
+    fn publish(
+        &self,
+        py: Python<'_>,
+        topic: &str,
+        message: &Bound<'_, PyAny>,
+        compress: Option<bool>,
+    ) -> PyResult<usize> {
+        let msg = crate::topics::published(message, compress)?;
+        Ok(crate::topics::publish_all(
+            py,
+            self.server.topics(),
+            topic,
+            msg,
+        ))
+    }
+
+    /// Subscribers of `topic` now.
+    fn subscribers(&self, topic: &str) -> usize {
+        self.server.topics().subscribers(topic)
     }
 
     /// The bound port.

@@ -57,6 +57,20 @@ pub struct WebSocketConfig {
     /// task and decompression on the reader task, never on the
     /// application's thread.
     pub deflate: DeflateConfig,
+
+    // ----- topics (see `crate::topics`) -----
+    /// Bytes buffered for one connection beyond which a published message
+    /// is not queued for it: dropped (counted), or with
+    /// `close_on_backpressure_limit` the connection is closed with 1013.
+    /// Default 1 MiB: about 16,000 64-byte messages of slack for a
+    /// subscriber that falls behind, and a hard bound on what it can hold.
+    /// Only `publish` checks it; a connection's own `send_*` wait at
+    /// `write_high_water` instead. A connection with nothing buffered always
+    /// takes one message, however large.
+    pub backpressure_limit: usize,
+    /// Close (1013, try again later) a subscriber that reaches
+    /// `backpressure_limit`, instead of dropping messages for it.
+    pub close_on_backpressure_limit: bool,
 }
 
 impl Default for WebSocketConfig {
@@ -74,6 +88,8 @@ impl Default for WebSocketConfig {
             idle_timeout: None,
             write_timeout: Duration::from_secs(30),
             deflate: DeflateConfig::default(),
+            backpressure_limit: 1 << 20,
+            close_on_backpressure_limit: false,
         }
     }
 }

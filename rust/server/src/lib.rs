@@ -1,4 +1,4 @@
-//! ferrosocket: a WebSocket server engine on tokio.
+//! ferrosocket: a WebSocket server (and client: [`connect`]) engine on tokio.
 //!
 //! The crate has two audiences. Rust users get [`WebSocket`], an async API
 //! with FastAPI/Starlette semantics (`accept`, `receive`, `send_text`,
@@ -27,6 +27,7 @@
 //! }
 //! ```
 
+pub mod client;
 mod config;
 mod conn;
 mod error;
@@ -35,8 +36,10 @@ mod message;
 mod request;
 mod server;
 pub mod tls;
+pub mod topics;
 mod websocket;
 
+pub use client::{connect, connect_unix, ClientConfig, ClientTls, ConnectError, Handshake};
 pub use config::{
     ConfigError, ServerConfig, WebSocketConfig, COMPRESSION_LEVELS, MEM_LEVELS, WINDOW_BITS,
 };
@@ -49,4 +52,5 @@ pub use server::{
     not_found, percent_decode, refuse_plain_http, App, Convertor, Listener, Param, Pattern,
     PatternError, Refusal, Response, Route, RouteTable, Router, Server, ServerStats,
 };
+pub use topics::{Published, TopicStats, Topics};
 pub use websocket::WebSocket;

@@ -229,6 +229,23 @@ impl WebSocket {
         self.conn.close_info().map(|(c, r)| (CloseCode::from(c), r))
     }
 
+    /// Subscribe to `topic` (see [`crate::topics`]); `Ok(false)` if already
+    /// subscribed or closed. Subscriptions end when the connection closes.
+    pub fn subscribe(&self, topic: &str) -> Result<bool, WebSocketError> {
+        self.conn.subscribe(topic)
+    }
+
+    /// Unsubscribe from `topic`; `false` if not subscribed.
+    pub fn unsubscribe(&self, topic: &str) -> bool {
+        self.conn.unsubscribe(topic)
+    }
+
+    /// Queue `msg` on every subscriber of `topic` but this connection;
+    /// returns how many it was queued for. Never waits.
+    pub fn publish(&self, topic: &str, msg: &crate::topics::Published) -> usize {
+        self.conn.publish(topic, msg)
+    }
+
     /// Returns true if the connection is open and can send/receive messages.
     pub fn is_open(&self) -> bool {
         self.conn.state() == State::Open

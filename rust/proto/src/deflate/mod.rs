@@ -97,10 +97,12 @@
 //! expose the memory level, the biggest per-connection memory knob (deflate
 //! state is about 2^(mem_level+9) bytes plus twice the window).
 
+pub mod client;
 pub mod deflater;
 pub mod inflater;
 pub mod negotiation;
 
+pub use client::{accept_response, client_offer};
 pub use deflater::Deflater;
 pub use inflater::Inflater;
 pub use negotiation::{negotiate, DeflateConfig, DeflateParams};

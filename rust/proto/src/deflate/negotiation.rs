@@ -6,7 +6,7 @@
 use super::Deflater;
 
 /// The extension token.
-const EXTENSION_NAME: &str = "permessage-deflate";
+pub(super) const EXTENSION_NAME: &str = "permessage-deflate";
 
 /// Server-side permessage-deflate settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,6 +104,20 @@ impl Default for DeflateParams {
 }
 
 impl DeflateParams {
+    /// The same agreement seen from the other end: `server_*` and `client_*`
+    /// swapped. The engine keeps a client's parameters mirrored, so that
+    /// `server_*` always means "this endpoint" and one writer and one reader
+    /// ([`DeflateConfig::deflater`], [`Inflater::new`](super::Inflater::new))
+    /// serve both roles.
+    pub fn mirrored(self) -> DeflateParams {
+        DeflateParams {
+            server_no_context_takeover: self.client_no_context_takeover,
+            client_no_context_takeover: self.server_no_context_takeover,
+            server_max_window_bits: self.client_max_window_bits,
+            client_max_window_bits: self.server_max_window_bits,
+        }
+    }
+
     /// The `Sec-WebSocket-Extensions` response value announcing these
     /// parameters (window sizes only when below 15).
     pub fn response_header(&self) -> String {
@@ -131,7 +145,7 @@ impl DeflateParams {
 }
 
 /// Split `s` on `sep` outside double quotes (with `\` escapes inside them).
-fn split_outside_quotes(s: &str, sep: u8) -> Vec<&str> {
+pub(super) fn split_outside_quotes(s: &str, sep: u8) -> Vec<&str> {
     let bytes = s.as_bytes();
     let mut parts = Vec::new();
     let (mut start, mut in_quote, mut escaped) = (0, false, false);
@@ -196,16 +210,16 @@ fn window_bits(v: &str) -> Option<u8> {
 
 /// One offer's parameters.
 #[derive(Default)]
-struct Offer {
-    server_no_context_takeover: bool,
-    client_no_context_takeover: bool,
-    server_max_window_bits: Option<u8>,
+pub(super) struct Offer {
+    pub(super) server_no_context_takeover: bool,
+    pub(super) client_no_context_takeover: bool,
+    pub(super) server_max_window_bits: Option<u8>,
     /// `Some(None)`: offered without a value.
-    client_max_window_bits: Option<Option<u8>>,
+    pub(super) client_max_window_bits: Option<Option<u8>>,
 }
 
 /// Parse the parameters of one permessage-deflate offer; `None` declines it.
-fn parse_offer(params: &[&str]) -> Option<Offer> {
+pub(super) fn parse_offer(params: &[&str]) -> Option<Offer> {
     let mut offer = Offer::default();
     let mut seen = [false; 4];
     for p in params {

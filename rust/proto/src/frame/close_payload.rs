@@ -13,6 +13,16 @@ use crate::error::ProtocolError;
 /// a reason requires a code). The reason is truncated on a char boundary so
 /// the payload stays within 125 bytes.
 pub fn encode_close(dst: &mut BytesMut, code: Option<u16>, reason: &str) {
+    encode_close_masked(dst, code, reason, None);
+}
+
+/// [`encode_close`] with a masking key: a client's close frame.
+pub fn encode_close_masked(
+    dst: &mut BytesMut,
+    code: Option<u16>,
+    reason: &str,
+    mask: Option<[u8; 4]>,
+) {
     let mut payload = [0u8; 125];
     let len = match code {
         None => 0,
@@ -23,7 +33,11 @@ pub fn encode_close(dst: &mut BytesMut, code: Option<u16>, reason: &str) {
             2 + reason.len()
         }
     };
-    encode_frame(dst, FrameHeader::new(OpCode::Close, len), &payload[..len]);
+    let header = FrameHeader {
+        mask,
+        ..FrameHeader::new(OpCode::Close, len)
+    };
+    encode_frame(dst, header, &payload[..len]);
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.

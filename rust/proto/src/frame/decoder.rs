@@ -1,4 +1,4 @@
-//! The server-role streaming frame decoder.
+//! The streaming frame decoder, for either role.
 //!
 //! # Design
 //!
@@ -31,6 +31,11 @@
 //! * **Errors are sticky**: after an error, `decode` keeps returning it; the
 //!   connection must be failed with `error.close_code()`.
 //!
+//! * **Role.** A decoder is a server's by default: peer frames must be
+//!   masked. [`Decoder::with_role`] makes it a client's, which refuses masked
+//!   frames (1002) and reads unmasked ones; everything else is shared, so the
+//!   two roles cannot drift apart.
+//!
 //! # Extensions (RSV1): permessage-deflate
 //!
 //! RSV bits are protocol errors unless the decoder was built with an
@@ -48,7 +53,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::close_payload::parse_close_payload;
-use super::header::FrameHeader;
+use super::header::{FrameHeader, Role};
 use super::{Event, OpCode};
 use crate::deflate::Inflater;
 use crate::error::ProtocolError;
@@ -154,10 +159,11 @@ impl Message {
     }
 }
 
-/// Streaming server-role frame decoder; see the module docs.
+/// Streaming frame decoder; see the module docs.
 #[derive(Debug)]
 pub struct Decoder {
     config: DecoderConfig,
+    role: Role,
     state: State,
     /// Fixed at construction: whether RSV1 may mark a compressed message.
     inflater: Option<Inflater>,
@@ -174,9 +180,18 @@ impl Decoder {
     pub fn new(config: DecoderConfig) -> Self {
         Decoder {
             config,
+            role: Role::Server,
             state: State::Idle,
             inflater: None,
         }
+    }
+
+    /// The same decoder for `role`'s end of the connection (the default is
+    /// [`Role::Server`]): a client reads unmasked frames and refuses masked
+    /// ones ([`ProtocolError::MaskedFrame`]).
+    pub fn with_role(mut self, role: Role) -> Self {
+        self.role = role;
+        self
     }
 
     /// A decoder for a connection that agreed on permessage-deflate: RSV1
@@ -240,7 +255,9 @@ impl Decoder {
                 }
             }
             // No frame in progress: the next header.
-            let Some((h, header_len)) = FrameHeader::parse(buf, self.inflater.is_some())? else {
+            let Some((h, header_len)) =
+                FrameHeader::parse(buf, self.inflater.is_some(), self.role)?
+            else {
                 return Ok(None);
             };
             let mask = h.mask.unwrap_or_default();

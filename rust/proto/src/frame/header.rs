@@ -1,5 +1,5 @@
 //! [`FrameHeader`]: the one value that describes a frame header (RFC 6455
-//! §5.2), its one encoder, and the server-role parser.
+//! §5.2), its one encoder, and the parser (for either role: see [`Role`]).
 //!
 //! Every frame this crate writes, plain or compressed, masked (client role,
 //! tests) or not (server role), goes through [`FrameHeader::encode`] (or the
@@ -14,6 +14,18 @@ use bytes::BytesMut;
 
 use super::OpCode;
 use crate::error::ProtocolError;
+
+/// Which end of the connection we are: it decides the masking rules
+/// (RFC 6455 §5.1). A server must refuse unmasked frames and never masks its
+/// own; a client must refuse masked frames and masks every frame it sends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The accepting end: peer frames are masked, ours are not.
+    #[default]
+    Server,
+    /// The connecting end: peer frames are unmasked, ours are masked.
+    Client,
+}
 
 /// The longest possible frame header: 2 + 8 (length) + 4 (mask).
 pub(crate) const MAX_LEN: usize = 14;
@@ -77,14 +89,16 @@ impl FrameHeader {
         (h, n)
     }
 
-    /// Parse a client frame's header from the start of `buf`: the header and
-    /// its length in bytes, or `Ok(None)` when more bytes are needed. Checks
-    /// that need only the first two bytes are done before waiting for more.
-    /// `rsv1_ok`: an extension owns RSV1 (it is still refused on control and
-    /// continuation frames). The returned header always has a mask.
+    /// Parse the header of a frame sent by the peer of `role` from the start
+    /// of `buf`: the header and its length in bytes, or `Ok(None)` when more
+    /// bytes are needed. Checks that need only the first two bytes are done
+    /// before waiting for more. `rsv1_ok`: an extension owns RSV1 (it is
+    /// still refused on control and continuation frames). As a server the
+    /// returned header always has a mask; as a client, never.
     pub(crate) fn parse(
         buf: &[u8],
         rsv1_ok: bool,
+        role: Role,
     ) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
         if buf.len() < 2 {
             return Ok(None);
@@ -102,8 +116,11 @@ impl FrameHeader {
             return Err(ProtocolError::ReservedBits);
         }
         let fin = b0 & 0x80 != 0;
-        if b1 & 0x80 == 0 {
-            return Err(ProtocolError::UnmaskedFrame);
+        let masked = b1 & 0x80 != 0;
+        match (role, masked) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
         }
         let len7 = b1 & 0x7f;
         if opcode.is_control() {
@@ -135,17 +152,20 @@ impl FrameHeader {
             }
             n => (u64::from(n), 0),
         };
-        let header_len = 2 + ext + 4;
+        let header_len = 2 + ext + if masked { 4 } else { 0 };
         if buf.len() < header_len {
             return Ok(None);
         }
-        let mut mask = [0u8; 4];
-        mask.copy_from_slice(&buf[2 + ext..header_len]);
+        let mask = masked.then(|| {
+            let mut mask = [0u8; 4];
+            mask.copy_from_slice(&buf[2 + ext..header_len]);
+            mask
+        });
         let header = FrameHeader {
             fin,
             rsv1,
             opcode,
-            mask: Some(mask),
+            mask,
             len,
         };
         Ok(Some((header, header_len)))
@@ -187,7 +207,27 @@ mod tests {
         assert_eq!(&b[..2], &[0x41, 0xff]);
         assert_eq!(&b[10..], &[1, 2, 3, 4]);
         // The parser reads back what the encoder wrote.
-        assert_eq!(FrameHeader::parse(&b, true), Ok(Some((h, MAX_LEN))));
-        assert_eq!(FrameHeader::parse(&b[..MAX_LEN - 1], true), Ok(None));
+        assert_eq!(
+            FrameHeader::parse(&b, true, Role::Server),
+            Ok(Some((h, MAX_LEN)))
+        );
+        assert_eq!(
+            FrameHeader::parse(&b[..MAX_LEN - 1], true, Role::Server),
+            Ok(None)
+        );
+        // The masking rules by role.
+        assert_eq!(
+            FrameHeader::parse(&b, true, Role::Client),
+            Err(ProtocolError::MaskedFrame)
+        );
+        let server = enc(FrameHeader::new(OpCode::Binary, 65536));
+        assert_eq!(
+            FrameHeader::parse(&server, false, Role::Server),
+            Err(ProtocolError::UnmaskedFrame)
+        );
+        assert_eq!(
+            FrameHeader::parse(&server, false, Role::Client),
+            Ok(Some((FrameHeader::new(OpCode::Binary, 65536), 10)))
+        );
     }
 }

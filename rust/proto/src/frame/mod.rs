@@ -1,5 +1,5 @@
 //! The frame codec (RFC 6455 §5): one header value, one encoder, and the
-//! server-role streaming decoder.
+//! streaming decoder (either [`Role`]).
 //!
 //! * [`header`]: [`FrameHeader`], the one description of a frame header, with
 //!   the one encoder of its wire bytes and the parser the decoder uses.
@@ -19,10 +19,10 @@ pub mod header;
 
 use bytes::Bytes;
 
-pub use close_payload::encode_close;
+pub use close_payload::{encode_close, encode_close_masked};
 pub use decoder::{Decoder, DecoderConfig};
 pub use encode::{encode_compressed, encode_frame};
-pub use header::FrameHeader;
+pub use header::{FrameHeader, Role};
 
 /// Frame opcodes defined by RFC 6455 §5.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

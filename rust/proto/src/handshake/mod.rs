@@ -1,4 +1,5 @@
-//! The HTTP/1.1 opening handshake (RFC 6455 §4.2), server side.
+//! The HTTP/1.1 opening handshake (RFC 6455 §4): the server side here and
+//! in [`request`]/[`response`], the client side in [`client`].
 //!
 //! [`parse_request`] takes the bytes read so far and either asks for more,
 //! refuses the request with an HTTP status ([`HandshakeError`], whose
@@ -29,9 +30,14 @@
 //!   make us buffer without bound.
 
 pub mod accept;
+pub mod client;
 pub mod request;
 pub mod response;
 
 pub use accept::accept_key;
+pub use client::{
+    build_request, check_response, generate_key, parse_response, Accepted, ClientHandshakeError,
+    ClientRequest, HandshakeResponse,
+};
 pub use request::{parse_request, HandshakeRequest, HttpLimits, ParsedRequest};
 pub use response::{build_accept_response, build_response, HandshakeError};

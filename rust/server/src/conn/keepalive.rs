@@ -69,7 +69,8 @@ impl Conn {
             ka.count = ka.count.wrapping_add(1);
             ka.sent = Some((ka.count, now));
             let id = ka.count;
-            frame(&mut inner.out.raw, OpCode::Ping, &id.to_be_bytes());
+            let mask = inner.out.mask();
+            frame(&mut inner.out.raw, OpCode::Ping, &id.to_be_bytes(), mask);
             waker = self.flush(&mut inner);
         }
         if let Some(w) = waker {

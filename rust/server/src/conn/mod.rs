@@ -15,7 +15,9 @@
 //!   [`Session`](ferrosocket_proto::session::Session); `Conn` only applies the
 //!   actions it returns (queue a close frame, deliver `Close`, finish, abort);
 //! - [`keepalive`]: pings, their pongs, and the measured latency;
-//! - [`handshake`]: the application's answer to the upgrade request.
+//! - [`handshake`]: the application's answer to the upgrade request;
+//! - [`client`]: the same state in the client role (masked frames, no
+//!   upgrade to answer).
 //!
 //! Every wait is a plain [`std::task::Waker`], which is what lets Python use
 //! the same engine: its wakers signal the asyncio loop through one file
@@ -23,11 +25,13 @@
 //! in this state. Wakers are collected under the lock and woken after it is
 //! released.
 
+mod client;
 mod closing;
 mod handshake;
 mod inbound;
 mod keepalive;
 mod outbound;
+mod publish;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -36,6 +40,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use ferrosocket_proto::session::{self, Session};
+use ferrosocket_proto::Role;
 use tokio::net::tcp::OwnedWriteHalf;
 
 use crate::config::WebSocketConfig;
@@ -46,6 +51,8 @@ use inbound::Inbound;
 use keepalive::Keepalive;
 use outbound::OutBuf;
 pub(crate) use outbound::{frame, OutItem, Outbound};
+pub(crate) use publish::Delivery;
+pub use publish::BACKPRESSURE_CLOSE_CODE;
 
 /// Connection states, as `WebSocket::state()` names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,6 +183,11 @@ pub struct Conn {
     inner: Mutex<Inner>,
     /// The TCP socket, for writes straight from the sending thread.
     direct: OnceLock<Arc<OwnedWriteHalf>>,
+    /// Its topic subscriptions (see `crate::topics`).
+    pub(crate) topics: crate::topics::Membership,
+    /// Server (accepted) or client (`connect`): decides masking and who
+    /// closes TCP first.
+    role: Role,
 }
 
 impl Conn {
@@ -185,6 +197,8 @@ impl Conn {
             config,
             state: AtomicU8::new(State::Connecting as u8),
             direct: OnceLock::new(),
+            topics: crate::topics::Membership::default(),
+            role: Role::Server,
             inner: Mutex::new(Inner {
                 session: Session::new(),
                 inbound: Inbound::default(),
@@ -206,6 +220,11 @@ impl Conn {
     /// The upgrade request.
     pub fn request(&self) -> &Request {
         &self.request
+    }
+
+    /// Which end of the connection this is.
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     /// The connection's settings.

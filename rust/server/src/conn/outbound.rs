@@ -8,21 +8,35 @@
 //! waits until the writer has drained the buffer below the low-water mark.
 //! On a compressed connection data messages wait as [`OutItem`]s so the
 //! writer task deflates them, off the application's thread.
+//!
+//! Published messages ([`crate::topics`]) are framed once and shared by every
+//! subscriber, so they are queued by reference: `chunks` holds shared frames
+//! (and the connection's own bytes frozen ahead of them), always in front of
+//! `raw`, and the writer sends chunks and `raw` with one vectored write. A
+//! connection that never receives a published message never has a chunk, so
+//! a plain send keeps its single-buffer path (and the direct write).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
-use ferrosocket_proto::{encode_close, encode_frame, DeflateParams, FrameHeader, OpCode};
+use ferrosocket_proto::{
+    encode_close_masked, encode_frame, DeflateParams, FrameHeader, MaskKeys, OpCode,
+};
 use tokio::net::tcp::OwnedWriteHalf;
 
 use super::{Conn, Inner, Wakes};
 use crate::error::WebSocketError;
 
-/// Encode one final, unmasked, uncompressed frame: the server's only kind
-/// apart from compressed data messages.
-pub(crate) fn frame(dst: &mut BytesMut, opcode: OpCode, payload: &[u8]) {
-    encode_frame(dst, FrameHeader::new(opcode, payload.len()), payload);
+/// Encode one final, uncompressed frame, masked with `mask` in the client
+/// role: every kind of frame apart from compressed data messages.
+pub(crate) fn frame(dst: &mut BytesMut, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) {
+    let header = FrameHeader {
+        mask,
+        ..FrameHeader::new(opcode, payload.len())
+    };
+    encode_frame(dst, header, payload);
 }
 
 /// A frame waiting for the writer task on a compressed connection.
@@ -36,15 +50,23 @@ pub(crate) enum OutItem {
     },
     /// An already encoded frame (the close frame).
     Raw(BytesMut),
+    /// An already encoded frame shared with other connections (a published
+    /// message, plain or compressed once for its group).
+    Shared(Bytes),
 }
 
-/// What the writer takes in one go: encoded bytes first, then queued items.
+/// What the writer takes in one go: shared chunks, then encoded bytes, then
+/// queued items.
 pub(crate) struct Outbound {
+    pub(crate) chunks: VecDeque<Bytes>,
     pub(crate) raw: BytesMut,
     pub(crate) items: Vec<OutItem>,
 }
 
 pub(super) struct OutBuf {
+    /// Encoded frames queued by reference, all of them ahead of `raw`.
+    chunks: VecDeque<Bytes>,
+    chunk_bytes: usize,
     /// Encoded bytes.
     pub(super) raw: BytesMut,
     /// With permessage-deflate, data messages (and the close frame, which
@@ -59,11 +81,15 @@ pub(super) struct OutBuf {
     writer_waker: Option<Waker>,
     writer_idle: bool,
     pub(super) send_wakers: Vec<Waker>,
+    /// Client role: every frame encoded here is masked with the next key.
+    pub(super) masks: Option<MaskKeys>,
 }
 
 impl Default for OutBuf {
     fn default() -> Self {
         OutBuf {
+            chunks: VecDeque::new(),
+            chunk_bytes: 0,
             raw: BytesMut::new(),
             queue: Vec::new(),
             queued_bytes: 0,
@@ -73,23 +99,59 @@ impl Default for OutBuf {
             writer_waker: None,
             writer_idle: true,
             send_wakers: Vec::new(),
+            masks: None,
         }
     }
 }
 
 impl OutBuf {
     pub(super) fn buffered(&self) -> usize {
-        self.raw.len() + self.queued_bytes + self.in_flight
+        self.raw.len() + self.chunk_bytes + self.queued_bytes + self.in_flight
+    }
+
+    /// Queue a shared, already encoded frame behind everything queued so
+    /// far: by reference on a plain connection (the bytes of `raw` move into
+    /// `chunks` first, without a copy), as an item on a compressed one.
+    pub(super) fn push_shared(&mut self, frame: Bytes) {
+        if self.deflate.is_some() {
+            self.queued_bytes += frame.len();
+            self.queue.push(OutItem::Shared(frame));
+            return;
+        }
+        if !self.raw.is_empty() {
+            let own = self.raw.split().freeze();
+            self.chunk_bytes += own.len();
+            self.chunks.push_back(own);
+        }
+        self.chunk_bytes += frame.len();
+        self.chunks.push_back(frame);
+    }
+
+    /// Queue a data message for the writer to deflate (compressed
+    /// connections only); `payload` may be shared with other connections.
+    pub(super) fn push_deflate(&mut self, opcode: OpCode, payload: Bytes) {
+        self.queued_bytes += payload.len();
+        self.queue.push(OutItem::Message {
+            opcode,
+            payload,
+            compress: true,
+        });
+    }
+
+    /// The masking key for the next frame: `None` in the server role.
+    pub(super) fn mask(&mut self) -> Option<[u8; 4]> {
+        self.masks.as_mut().map(MaskKeys::next_key)
     }
 
     /// Queue a close frame behind every data message already sent.
     pub(super) fn push_close(&mut self, code: Option<u16>, reason: &str) {
+        let mask = self.mask();
         if self.deflate.is_some() {
             let mut frame = BytesMut::new();
-            encode_close(&mut frame, code, reason);
+            encode_close_masked(&mut frame, code, reason, mask);
             self.queue.push(OutItem::Raw(frame));
         } else {
-            encode_close(&mut self.raw, code, reason);
+            encode_close_masked(&mut self.raw, code, reason, mask);
         }
     }
 
@@ -102,11 +164,12 @@ impl OutBuf {
         if self.in_flight > 0 || self.buffered() > high_water {
             self.owed_pong = Some(payload);
         } else {
-            frame(&mut self.raw, OpCode::Pong, &payload);
+            let mask = self.mask();
+            frame(&mut self.raw, OpCode::Pong, &payload, mask);
         }
     }
 
-    fn schedule_writer(&mut self) -> Option<Waker> {
+    pub(super) fn schedule_writer(&mut self) -> Option<Waker> {
         if self.writer_idle {
             self.writer_idle = false;
             self.writer_waker.take()
@@ -129,7 +192,12 @@ impl Conn {
     /// Whatever the socket does not take now is left to the writer.
     pub(super) fn flush(&self, inner: &mut Inner) -> Option<Waker> {
         let out = &mut inner.out;
-        if out.writer_idle && out.in_flight == 0 && !out.raw.is_empty() && out.queue.is_empty() {
+        if out.writer_idle
+            && out.in_flight == 0
+            && !out.raw.is_empty()
+            && out.queue.is_empty()
+            && out.chunks.is_empty()
+        {
             if let Some(socket) = self.direct.get() {
                 if let Ok(n) = socket.try_write(&out.raw) {
                     out.raw.advance(n);
@@ -193,7 +261,8 @@ impl Conn {
                 });
                 out.queued_bytes += payload.len();
             } else {
-                frame(&mut out.raw, opcode, payload);
+                let mask = out.mask();
+                frame(&mut out.raw, opcode, payload, mask);
             }
             above = out.buffered() > self.config.write_high_water;
             if data {
@@ -243,14 +312,17 @@ impl Conn {
         let finishing = inner.session.is_finishing();
         let out = &mut inner.out;
         if let Some(pong) = out.owed_pong.take() {
-            frame(&mut out.raw, OpCode::Pong, &pong);
+            let mask = out.mask();
+            frame(&mut out.raw, OpCode::Pong, &pong, mask);
         }
-        if !out.raw.is_empty() || !out.queue.is_empty() {
+        if !out.raw.is_empty() || !out.queue.is_empty() || !out.chunks.is_empty() {
             let raw = out.raw.split();
             let items = std::mem::take(&mut out.queue);
-            out.in_flight = raw.len() + out.queued_bytes;
+            let chunks = std::mem::take(&mut out.chunks);
+            out.in_flight = raw.len() + out.queued_bytes + out.chunk_bytes;
             out.queued_bytes = 0;
-            return Poll::Ready(Some(Outbound { raw, items }));
+            out.chunk_bytes = 0;
+            return Poll::Ready(Some(Outbound { chunks, raw, items }));
         }
         out.in_flight = 0;
         if finishing {
@@ -261,12 +333,11 @@ impl Conn {
         Poll::Pending
     }
 
-    /// The writer finished writing `chunk`.
-    pub(crate) fn wrote(&self, chunk: BytesMut) {
+    /// The writer finished writing (and dropped) what it took, `len` bytes.
+    pub(crate) fn wrote(&self, len: usize) {
         let mut wakes = Wakes::default();
         {
-            let want = chunk.len().min(64 << 10);
-            drop(chunk);
+            let want = len.min(64 << 10);
             let mut inner = self.lock();
             let out = &mut inner.out;
             out.in_flight = 0;

@@ -64,6 +64,7 @@ struct Shared {
     total: AtomicU64,
     closed_traffic: Mutex<ConnStats>,
     refused: [AtomicU64; Refusal::ALL.len()],
+    topics: Arc<crate::topics::Topics>,
 }
 
 impl Shared {
@@ -139,6 +140,7 @@ impl Server {
             total: AtomicU64::new(0),
             closed_traffic: Mutex::new(ConnStats::default()),
             refused: Default::default(),
+            topics: Arc::default(),
         });
         tokio::spawn(listener::accept_loop(shared.clone(), listener, stop_rx));
         Ok(Server {
@@ -146,6 +148,12 @@ impl Server {
             local_addr,
             address,
         })
+    }
+
+    /// The server's topic table: `publish` to every subscriber of a topic,
+    /// `subscribers`, `stats` (see [`crate::topics`]).
+    pub fn topics(&self) -> &Arc<crate::topics::Topics> {
+        &self.shared.topics
     }
 
     /// The TCP address the server listens on (useful after binding port 0);

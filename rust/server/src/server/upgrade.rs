@@ -107,9 +107,11 @@ async fn run<T: Transport>(guard: &ActiveGuard, conn: Arc<Conn>, stream: T, left
     let shared = &guard.0;
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     shared.total.fetch_add(1, Ordering::Relaxed);
+    conn.topics.attach(&shared.topics);
     shared.conns().insert(id, conn.clone());
     shared.app.connect(conn.clone());
     crate::io::drive(conn.clone(), stream, leftover).await;
+    shared.topics.leave_all(&conn);
     shared.conns().remove(&id);
     if let Some(status) = conn.refused_with() {
         match status {

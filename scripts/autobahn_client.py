@@ -1,0 +1,43 @@
+"""Autobahn client-suite driver for the Python client (``ferrosocket.connect``).
+
+Run against ``kosoku --mode fuzzingserver`` (scripts/conformance.py does)::
+
+    python scripts/autobahn_client.py ws://127.0.0.1:9001 [agent]
+
+Keepalive is off and the size limit is raised past the suite's largest
+message (16 MiB), as for the Rust driver (rust/server/examples/autobahn_client.rs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import ferrosocket
+
+OPTIONS = {"ping_interval": None, "ping_timeout": None, "max_size": 64 << 20}
+
+
+async def echo_case(url: str) -> None:
+    async with ferrosocket.connect(url, **OPTIONS) as ws:
+        async for message in ws:
+            await ws.send(message)
+
+
+async def main(base: str, agent: str) -> None:
+    async with ferrosocket.connect(f"{base}/getCaseCount", **OPTIONS) as ws:
+        count = int(await ws.receive_text())
+    for case in range(1, count + 1):
+        try:
+            await echo_case(f"{base}/runCase?case={case}&agent={agent}")
+        except Exception as exc:  # a failed case must not stop the run
+            print(f"case {case}: {exc!r}", file=sys.stderr)
+    async with ferrosocket.connect(f"{base}/updateReports?agent={agent}", **OPTIONS) as ws:
+        await ws.wait_closed()
+    print(f"ran {count} cases")
+
+
+if __name__ == "__main__":
+    asyncio.run(
+        main(sys.argv[1] if len(sys.argv) > 1 else "ws://127.0.0.1:9001", *sys.argv[2:3] or ["ferrosocket-python"])
+    )
