@@ -33,6 +33,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::errors;
+
+mod pongs;
 use crate::messages::{Binary, Close, Text};
 use crate::signal::{token, Kind, Signal, TokenWaker};
 
@@ -240,36 +242,6 @@ impl Connection {
         Ok(())
     }
 
-    /// Resolve the waiters of answered pings with their round trips.
-    fn resolve_pongs(&mut self, py: Python<'_>) -> PyResult<()> {
-        for (id, rtt) in self.conn.take_pongs(&self.pong_waker) {
-            if let Some(i) = self.pong_futures.iter().position(|(f, _)| *f == id) {
-                let (_, fut) = self.pong_futures.remove(i);
-                let fut = fut.bind(py);
-                if !fut.call_method0(intern!(py, "done"))?.is_truthy()? {
-                    fut.call_method1(intern!(py, "set_result"), (rtt.as_secs_f64(),))?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The connection closed: every waiting pong waiter raises
-    /// `WebSocketDisconnect`. The exception is marked retrieved, so a waiter
-    /// nobody awaits (code that ignores `ping()`'s result) logs nothing.
-    fn fail_pongs(&mut self, py: Python<'_>) -> PyResult<()> {
-        let (code, reason) = self.conn.close_info().unwrap_or((1006, String::new()));
-        for (_, fut) in self.pong_futures.drain(..) {
-            let fut = fut.bind(py);
-            if !fut.call_method0(intern!(py, "done"))?.is_truthy()? {
-                let exc = errors::disconnect(py, code, &reason);
-                fut.call_method1(intern!(py, "set_exception"), (exc.value(py),))?;
-                fut.call_method0(intern!(py, "exception"))?;
-            }
-        }
-        Ok(())
-    }
-
     /// Queue a frame and return the awaitable `send_*()` hands back (see
     /// `send_text`).
     fn send(
@@ -403,22 +375,7 @@ impl Connection {
         py: Python<'py>,
         data: &Bound<'py, PyAny>,
     ) -> PyResult<(Py<PyAny>, Bound<'py, PyAny>)> {
-        let owned = buffer_bytes(data)?;
-        let (id, above) = self
-            .conn
-            .send_tracked_ping(&owned)
-            .map_err(|e| errors::to_py(py, e))?;
-        let waiter = self.future(py)?;
-        self.pong_futures.push((id, waiter.clone().unbind()));
-        // Be told when it closes, and collect pongs that already came.
-        let _ = self.conn.poll_closed(&self.closed_waker);
-        self.resolve_pongs(py)?;
-        let sent = if above {
-            self.wait_send(py)?.unbind()
-        } else {
-            self.done.clone_ref(py)
-        };
-        Ok((sent, waiter))
+        self.start_ping_waiter(py, data)
     }
 
     /// Queue a pong (payload at most 125 bytes).
