@@ -15,17 +15,20 @@ Sockets, framing, UTF-8 validation, pings and close handshakes run in Rust on
 tokio threads; handlers run on the asyncio loop.
 """
 
-from ._errors import MessageTypeError, WebSocketDisconnect, WebSocketError
+from . import status
+from ._errors import MessageTypeError, WebSocketDisconnect, WebSocketError, WebSocketException
 from ._native import Binary, Close, Text
 from .client import ClientSSL, ClientWebSocket, InvalidHandshake, InvalidStatus, connect
 from .config import HTTPResponse, WebSocketConfig
-from .datastructures import CloseCode, Headers, QueryParams
+from .datastructures import URL, Address, CloseCode, Headers, MutableHeaders, QueryParams
 from .server import App, Handler, Server, run, serve
+from .states import WebSocketState
 from .websocket import Message, WebSocket
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Address",
     "App",
     "Binary",
     "ClientSSL",
@@ -39,14 +42,19 @@ __all__ = [
     "Headers",
     "Message",
     "MessageTypeError",
+    "MutableHeaders",
     "QueryParams",
     "Server",
     "Text",
+    "URL",
     "WebSocket",
     "WebSocketConfig",
     "WebSocketDisconnect",
     "WebSocketError",
+    "WebSocketException",
+    "WebSocketState",
     "connect",
     "run",
     "serve",
+    "status",
 ]

@@ -6,7 +6,7 @@ exceptions whichever layer noticed the problem.
 
 from __future__ import annotations
 
-__all__ = ["WebSocketError", "WebSocketDisconnect", "MessageTypeError"]
+__all__ = ["WebSocketError", "WebSocketDisconnect", "WebSocketException", "MessageTypeError"]
 
 
 class WebSocketError(Exception):
@@ -33,3 +33,23 @@ class WebSocketDisconnect(WebSocketError):
 
 class MessageTypeError(WebSocketError, TypeError):
     """`receive_text()` got a binary message, or `receive_bytes()` a text one."""
+
+
+class WebSocketException(Exception):
+    """Raise it in a handler to close the connection with `code` and `reason`.
+
+    As in Starlette: before `accept()` the upgrade is refused (HTTP 403, as
+    ASGI servers answer a close before accept); after it the close handshake
+    starts with this code. Nothing is logged: it is a decision, not a bug.
+    """
+
+    def __init__(self, code: int, reason: str | None = None) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason or ""
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.reason}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"

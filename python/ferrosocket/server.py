@@ -18,8 +18,10 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any
 
 from . import _logging, _native
-from ._errors import WebSocketDisconnect
+from ._errors import WebSocketDisconnect, WebSocketException
+from .asgi import convert_params
 from .config import HTTPResponse, WebSocketConfig
+from .states import WebSocketState
 from .topics import ServerTopics
 from .websocket import WebSocket
 
@@ -33,7 +35,9 @@ App = Handler | Mapping[str, Handler | HTTPResponse]
 
 
 def _compile(app: App) -> tuple[list[str] | None, dict[str, Handler], Handler | None, dict[str, Any]]:
-    """Split an app into (websocket paths, handlers by path, default handler, pages)."""
+    """Split an app into (websocket routes in table order, handlers by route,
+    default handler, pages). Routes may be patterns (``/rooms/{room_id}``):
+    the engine matches them, in this order, before the upgrade."""
     if callable(app) and not isinstance(app, Mapping):
         return None, {}, app, {}
     if not isinstance(app, Mapping):
@@ -72,6 +76,10 @@ class Server(ServerTopics):
         sock: socket.socket | None = None,
     ) -> None:
         self._routes, self._handlers, self._default, self._pages = _compile(app)
+        # With patterns the engine says which route matched (table order);
+        # a table of literal paths stays a dict lookup here.
+        self._by_index = list(self._handlers.values())
+        self._patterns = any("{" in route for route in self._routes or ())
         if (ssl_certfile is None) != (ssl_keyfile is None):
             raise ValueError("TLS needs both ssl_certfile and ssl_keyfile")
         self._listen: dict[str, Any] = {"tls_cert": ssl_certfile, "tls_key": ssl_keyfile, "unix_path": unix}
@@ -168,7 +176,17 @@ class Server(ServerTopics):
 
     def _on_connection(self, conn: _native.Connection) -> None:
         ws = WebSocket(conn, self)
-        handler = self._handlers.get(conn.path, self._default)
+        path = conn.path
+        if self._patterns or ("%" in path and self._routes is not None):
+            assert self._native is not None
+            found = self._native.resolve(path)
+            handler: Handler | None = None
+            if found is not None:
+                handler = self._by_index[found[0]]
+                if found[1]:
+                    ws._path_params = convert_params(found[1])
+        else:
+            handler = self._handlers.get(path, self._default)
         assert self._loop is not None
         if handler is None:  # the engine routes, so this only happens on a race
             conn.reject(404, b"Not Found\n", None)
@@ -188,6 +206,11 @@ class Server(ServerTopics):
             await result
         except WebSocketDisconnect:
             pass
+        except WebSocketException as exc:
+            # The handler's decision to close with this code (403 before accept).
+            if c.state in ("CONNECTING", "OPEN"):
+                c.close(exc.code, exc.reason)
+            ws.application_state = WebSocketState.DISCONNECTED
         except asyncio.CancelledError:
             if c.state in ("OPEN", "CONNECTING"):
                 c.close(1001, "")

@@ -13,6 +13,12 @@ the engine says there is something to wait for:
   engine's write buffer and return an already completed awaitable while that
   buffer is below its high-water mark; above it the awaitable resolves at the
   low-water mark, so a peer that does not read slows its producer down.
+
+Starlette parity lives beside it: request data in `_request.py`, ASGI
+events and the scope in `asgi.py`, `client_state`/`application_state` here
+(see `states.py` for how they move). The per-message cost of the states is
+one identity check in `receive()`; the ASGI view of a message is computed
+only when read.
 """
 
 from __future__ import annotations
@@ -20,13 +26,17 @@ from __future__ import annotations
 import json
 import logging
 from asyncio import Future
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _native
 from ._errors import WebSocketDisconnect
 from ._native import Binary, Close, Text
+from ._request import RequestData
+from .asgi import CONNECT, Connect, HeaderItems, header_list, send_event
 from .datastructures import Headers, QueryParams
+from .pong import PingSent
+from .states import WebSocketState
 from .topics import WebSocketTopics
 
 if TYPE_CHECKING:
@@ -38,18 +48,13 @@ _access = logging.getLogger("ferrosocket.access")
 
 Message = Text | Binary | Close
 
-HeaderItems = Mapping[str, str] | Sequence[tuple[str, str]] | None
+_CONNECTING = WebSocketState.CONNECTING
+_CONNECTED = WebSocketState.CONNECTED
+_DISCONNECTED = WebSocketState.DISCONNECTED
+_RESPONSE = WebSocketState.RESPONSE
 
 
-def _header_list(headers: HeaderItems) -> list[tuple[str, str]] | None:
-    if headers is None:
-        return None
-    if isinstance(headers, Mapping):
-        return [(str(k), str(v)) for k, v in headers.items()]
-    return [(str(k), str(v)) for k, v in headers]
-
-
-class WebSocket(WebSocketTopics):
+class WebSocket(RequestData, WebSocketTopics):
     """One WebSocket connection, handed to a handler in state ``CONNECTING``.
 
     Call `accept()` (or `reject()` / `close()` to refuse), then exchange
@@ -58,7 +63,21 @@ class WebSocket(WebSocketTopics):
     `ferrosocket.topics`.
     """
 
-    __slots__ = ("_c", "_server", "_headers", "_query", "_accepted", "__weakref__")
+    __slots__ = (
+        "_c",
+        "_server",
+        "_headers",
+        "_query",
+        "_accepted",
+        "_path_params",
+        "_scope",
+        "_cookies",
+        "_response",
+        "_pongs",
+        "client_state",
+        "application_state",
+        "__weakref__",
+    )
 
     def __init__(self, connection: _native.Connection, server: Server | None = None) -> None:
         self._c = connection
@@ -66,14 +85,30 @@ class WebSocket(WebSocketTopics):
         self._headers: Headers | None = None
         self._query: QueryParams | None = None
         self._accepted = False
+        self._path_params: dict[str, Any] | None = None
+        self._scope: dict[str, Any] | None = None
+        self._cookies: dict[str, str] | None = None
+        # An ASGI "websocket.http.response.start" waiting for its body.
+        self._response: tuple[int, list[tuple[str, str]] | None, bytearray] | None = None
+        self._pongs: Any = None
+        # A connection handed over already open (the client role) has no
+        # handshake left to answer: both sides start CONNECTED.
+        start = _CONNECTING if connection.state == "CONNECTING" else _CONNECTED
+        #: Starlette's view of the client's side (see `ferrosocket.states`).
+        self.client_state = start
+        #: Starlette's view of the handler's side (see `ferrosocket.states`).
+        self.application_state = start
 
     # -- handshake ---------------------------------------------------------
 
     async def accept(self, subprotocol: str | None = None, headers: HeaderItems = None) -> None:
         """Complete the handshake (HTTP 101), optionally choosing one of
-        `subprotocols` and adding response headers."""
-        self._c.accept(subprotocol, _header_list(headers))
+        `subprotocols` and adding response headers: a mapping, ``(name,
+        value)`` str pairs, or bytes pairs as in Starlette. A name or value
+        with CR or LF raises `ValueError`."""
+        self._c.accept(subprotocol, header_list(headers))
         self._accepted = True
+        self.client_state = self.application_state = _CONNECTED
         if _access.isEnabledFor(logging.INFO):
             client = self._c.client
             _access.info("connection open: %s %s", f"{client[0]}:{client[1]}" if client else "-", self._c.path)
@@ -82,38 +117,82 @@ class WebSocket(WebSocketTopics):
         """Refuse the upgrade with any HTTP response instead of accepting."""
         if isinstance(body, str):
             body = body.encode()
-        self._c.reject(status, body, _header_list(headers))
+        self._c.reject(status, body, header_list(headers))
+        self.application_state = _DISCONNECTED
+
+    async def send_denial_response(self, response: Any) -> None:
+        """Refuse the upgrade with a response object, as Starlette's method
+        does: an `HTTPResponse`, or any ASGI response (Starlette's
+        `Response` classes), which is run against this connection's scope
+        and sends the ``websocket.http.response.*`` events."""
+        native = getattr(response, "native", None)
+        if native is not None:
+            status, headers, body = native()
+            await self.reject(status, body, headers)
+        else:
+            await response(self.scope, self.receive, self.send)
+
+    def _start_response(self, status: int, headers: HeaderItems) -> None:
+        if self.application_state is not _CONNECTING:
+            raise RuntimeError('"websocket.http.response.start" is only allowed before accept()')
+        self._response = (status, header_list(headers), bytearray())
+        self.application_state = _RESPONSE
+
+    async def _response_body(self, body: bytes, more: bool) -> None:
+        if self._response is None:
+            raise RuntimeError('"websocket.http.response.body" needs a "websocket.http.response.start" first')
+        status, headers, buffer = self._response
+        buffer += body
+        if not more:
+            self._response = None
+            self._c.reject(status, bytes(buffer), headers)
+            self.application_state = _DISCONNECTED
 
     # -- receiving ---------------------------------------------------------
 
-    async def receive(self) -> Message:
+    async def receive(self) -> Message | Connect:
         """The next message: `Text`, `Binary`, or `Close` once (then
         `WebSocketDisconnect`). Pings are answered and pongs consumed by the
-        engine."""
+        engine. Each also reads as its ASGI event (``m["type"]``,
+        ``m["text"]``, …). Before `accept()` the first call returns the
+        ``websocket.connect`` event, as Starlette's does."""
+        if self.client_state is _CONNECTING:
+            self.client_state = _CONNECTED
+            return CONNECT
         c = self._c
         m = c.recv_message()
         while isinstance(m, Future):
             await m
             m = c.recv_message()
+        if m.__class__ is Close:
+            self.client_state = _DISCONNECTED
         return m
 
     async def receive_text(self) -> str:
         """The next message, which must be text (`MessageTypeError` otherwise;
         `WebSocketDisconnect` once closed)."""
         c = self._c
-        m = c.recv_text()
-        while isinstance(m, Future):
-            await m
+        try:
             m = c.recv_text()
+            while isinstance(m, Future):
+                await m
+                m = c.recv_text()
+        except WebSocketDisconnect:
+            self.client_state = _DISCONNECTED
+            raise
         return m
 
     async def receive_bytes(self) -> bytes:
         """The next message, which must be binary."""
         c = self._c
-        m = c.recv_bytes()
-        while isinstance(m, Future):
-            await m
+        try:
             m = c.recv_bytes()
+            while isinstance(m, Future):
+                await m
+                m = c.recv_bytes()
+        except WebSocketDisconnect:
+            self.client_state = _DISCONNECTED
+            raise
         return m
 
     async def receive_json(self, mode: str = "text") -> Any:
@@ -147,6 +226,7 @@ class WebSocket(WebSocketTopics):
                     await m
                     m = recv()
             except WebSocketDisconnect:
+                self.client_state = _DISCONNECTED
                 return
             yield m
 
@@ -162,11 +242,19 @@ class WebSocket(WebSocketTopics):
         The frame is queued before this returns; the awaitable is already
         complete unless the write buffer is above its high-water mark, in
         which case it resolves at the low-water mark."""
-        return self._c.send_text(data, compress)
+        try:
+            return self._c.send_text(data, compress)
+        except WebSocketDisconnect:
+            self.application_state = _DISCONNECTED
+            raise
 
     def send_bytes(self, data: bytes | bytearray | memoryview, *, compress: bool = True) -> Awaitable[None]:
         """Send a binary message from any bytes-like object (see `send_text`)."""
-        return self._c.send_bytes(data, compress)
+        try:
+            return self._c.send_bytes(data, compress)
+        except WebSocketDisconnect:
+            self.application_state = _DISCONNECTED
+            raise
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
         """Send `data` as JSON in a text (default) or binary message."""
@@ -178,8 +266,10 @@ class WebSocket(WebSocketTopics):
         else:
             raise ValueError('mode must be "text" or "binary"')
 
-    async def send(self, message: str | bytes | Message) -> None:
-        """Send a `str`, bytes-like, `Text`, `Binary` or `Close`."""
+    async def send(self, message: str | bytes | Message | Mapping[str, Any]) -> None:
+        """Send a `str`, bytes-like, `Text`, `Binary` or `Close`, or an ASGI
+        event dict (``websocket.send`` with ``text`` or ``bytes``,
+        ``websocket.close``, ``websocket.accept``, ``websocket.http.response.*``)."""
         if isinstance(message, str):
             await self.send_text(message)
         elif isinstance(message, Text):
@@ -188,12 +278,18 @@ class WebSocket(WebSocketTopics):
             await self.send_bytes(message.data)
         elif isinstance(message, Close):
             await self.close(message.code, message.reason)
+        elif isinstance(message, Mapping):
+            await send_event(self, message)
         else:
             await self.send_bytes(message)
 
-    def ping(self, data: bytes | str = b"") -> Awaitable[None]:
-        """Send a ping (payload up to 125 bytes). The engine consumes the pong."""
-        return self._c.ping(data.encode() if isinstance(data, str) else data)
+    def ping(self, data: bytes | str = b"") -> PingSent:
+        """Send a ping (payload up to 125 bytes); ``await`` the result for a
+        pong waiter: ``waiter = await ws.ping(); rtt = await waiter`` gives
+        the round trip in seconds, or raises `WebSocketDisconnect` if the
+        connection closes first (see `ferrosocket.pong`)."""
+        sent, waiter = self._c.ping_waiter(data.encode() if isinstance(data, str) else data)
+        return PingSent(sent, waiter)
 
     def pong(self, data: bytes | str = b"") -> Awaitable[None]:
         """Send an unsolicited pong (payload up to 125 bytes)."""
@@ -203,6 +299,7 @@ class WebSocket(WebSocketTopics):
         """Start the close handshake. Before `accept()` this refuses the
         upgrade with HTTP 403. Calling it again does nothing."""
         self._c.close(int(code), reason or "")
+        self.application_state = _DISCONNECTED
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed and its socket released."""
@@ -212,7 +309,10 @@ class WebSocket(WebSocketTopics):
 
     @property
     def state(self) -> str:
-        """``"CONNECTING"``, ``"OPEN"``, ``"CLOSING"`` or ``"CLOSED"``."""
+        """``"CONNECTING"``, ``"OPEN"``, ``"CLOSING"`` or ``"CLOSED"``: the
+        engine's view (the reference API's meaning). Not Starlette's
+        per-connection storage; for Starlette's two-sided view see
+        `client_state` and `application_state`."""
         return self._c.state
 
     @property
@@ -249,55 +349,6 @@ class WebSocket(WebSocketTopics):
     def closed(self) -> bool:
         """True once the connection is closed (or closing)."""
         return self._c.state in ("CLOSING", "CLOSED")
-
-    @property
-    def path(self) -> str:
-        """The request path, without the query string."""
-        return self._c.path
-
-    @property
-    def query_string(self) -> str:
-        """The raw query string, without ``?``."""
-        return self._c.query_string
-
-    @property
-    def query_params(self) -> QueryParams:
-        """Parsed query parameters."""
-        if self._query is None:
-            self._query = QueryParams(self._c.query_string)
-        return self._query
-
-    @property
-    def headers(self) -> Headers:
-        """Request headers (case-insensitive)."""
-        if self._headers is None:
-            self._headers = Headers(self._c.headers)
-        return self._headers
-
-    @property
-    def client(self) -> tuple[str, int] | None:
-        """``(host, port)`` of the client."""
-        return self._c.client
-
-    @property
-    def server(self) -> tuple[str, int] | None:
-        """``(host, port)`` the client connected to."""
-        return self._c.server
-
-    @property
-    def subprotocols(self) -> list[str]:
-        """Subprotocols the client offered, in its order of preference."""
-        return self._c.subprotocols
-
-    @property
-    def url(self) -> str:
-        """``ws://host/path?query`` as the client addressed it."""
-        host = self.headers.get("host")
-        if host is None and self.server is not None:
-            host = f"{self.server[0]}:{self.server[1]}"
-        query = self.query_string
-        scheme = "wss" if self._c.tls else "ws"
-        return f"{scheme}://{host}{self.path}" + (f"?{query}" if query else "")
 
     def __repr__(self) -> str:
         return f"<WebSocket {self.path!r} {self.state}>"

@@ -44,7 +44,7 @@ async def tls_server(tls_files):
     urls: list[str] = []
 
     async def handler(ws):
-        urls.append(ws.url)
+        urls.append(str(ws.url))
         await ws.accept()
         async for message in ws:
             await ws.send(message)

@@ -14,6 +14,10 @@
 //!   return whether the buffer is above its high-water mark; only then does
 //!   the caller await `wait_send()`, resolved at the low-water mark.
 //!
+//! - `ping_waiter()` sends a tracked ping and returns a future resolved with
+//!   the round trip (seconds) when its pong arrives, or failed with
+//!   `WebSocketDisconnect` when the connection closes first.
+//!
 //! The futures are resolved by [`crate::hub::Hub::drain`] on the loop thread;
 //! tokio only ever sees the GIL-free wakers created here.
 
@@ -29,6 +33,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::errors;
+
+mod pongs;
 use crate::messages::{Binary, Close, Text};
 use crate::signal::{token, Kind, Signal, TokenWaker};
 
@@ -51,9 +57,12 @@ pub struct Connection {
     recv_waker: Waker,
     send_waker: Waker,
     closed_waker: Waker,
+    pong_waker: Waker,
     recv_future: Option<Py<PyAny>>,
     send_futures: Vec<Py<PyAny>>,
     closed_futures: Vec<Py<PyAny>>,
+    /// Pong waiters by ping id, oldest first.
+    pong_futures: Vec<(u64, Py<PyAny>)>,
     /// The handler is done; the hub forgets this connection once its socket
     /// is closed (tasks the handler left behind still get their wake-ups).
     pub(crate) released: bool,
@@ -105,9 +114,11 @@ impl Connection {
             recv_waker: TokenWaker::waker(signal, token(id, Kind::Recv)),
             send_waker: TokenWaker::waker(signal, token(id, Kind::Send)),
             closed_waker: TokenWaker::waker(signal, token(id, Kind::Closed)),
+            pong_waker: TokenWaker::waker(signal, token(id, Kind::Pong)),
             recv_future: None,
             send_futures: Vec::new(),
             closed_futures: Vec::new(),
+            pong_futures: Vec::new(),
             released: false,
         }
     }
@@ -222,8 +233,11 @@ impl Connection {
                             fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
                         }
                     }
+                    self.resolve_pongs(py)?;
+                    self.fail_pongs(py)?;
                 }
             }
+            Kind::Pong => self.resolve_pongs(py)?,
         }
         Ok(())
     }
@@ -349,6 +363,19 @@ impl Connection {
     fn ping(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let owned = buffer_bytes(data)?;
         self.send(py, OpCode::Ping, &owned, false)
+    }
+
+    /// Queue a ping and track its pong: returns `(sent, waiter)`, where
+    /// `sent` is what `ping()` returns and `waiter` a future resolved with the
+    /// round trip in seconds when the pong arrives (a pong also answers every
+    /// earlier ping), or failed with `WebSocketDisconnect` if the connection
+    /// closes first.
+    fn ping_waiter<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<(Py<PyAny>, Bound<'py, PyAny>)> {
+        self.start_ping_waiter(py, data)
     }
 
     /// Queue a pong (payload at most 125 bytes).

@@ -7,6 +7,7 @@
 //! one descriptor per server when it must wait (`Hub.drain`). See
 //! `signal.rs`, `hub.rs` and `connection.rs` for each half of the handoff.
 
+mod asgi;
 mod client;
 mod config;
 mod connection;

@@ -2,17 +2,20 @@
 //!
 //! Start and stop are off the hot path, so they are plain blocking calls on
 //! the asyncio thread: binding is a syscall, and the runtime's threads are
-//! started once per server. Routing by path and static pages are decided on
-//! the tokio side from plain Rust tables, so an unknown path gets its 404 and
-//! a page its 200 without Python ever running.
+//! started once per server. Routing by path (literal paths and
+//! Starlette-style patterns, see `ferrosocket::RouteTable`) and static pages
+//! are decided on the tokio side from plain Rust tables, so an unknown path
+//! gets its 404 and a page its 200 without Python ever running. Python asks
+//! `resolve()` which pattern matched, once per connection, only when the
+//! table has patterns.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrosocket::proto::HandshakeRequest;
 use ferrosocket::{
-    not_found, refuse_plain_http, App, Conn, Listener, Refusal, Response, Route, Server,
+    not_found, refuse_plain_http, App, Conn, Listener, Refusal, Response, Route, RouteTable, Server,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -23,8 +26,10 @@ use crate::hub::Hub;
 use crate::signal::{RefusedHandshake, Signal};
 
 struct PyApp {
-    /// `None`: every path is a WebSocket endpoint.
-    routes: Option<HashSet<String>>,
+    /// `None`: every path is a WebSocket endpoint. Literal paths are one
+    /// hash lookup; patterns (`/rooms/{id}`) are matched here, before the
+    /// upgrade, so a miss is a 404 without Python.
+    routes: Option<Arc<RouteTable>>,
     /// Responses for plain GETs, by path.
     pages: HashMap<String, Response>,
     signal: Arc<Signal>,
@@ -36,12 +41,12 @@ impl App for PyApp {
         if !upgrade {
             return match self.pages.get(path) {
                 Some(page) => Route::Respond(page.clone()),
-                None if self.routes.as_ref().is_some_and(|r| !r.contains(path)) => not_found(),
+                None if self.routes.as_ref().is_some_and(|r| !r.find(path)) => not_found(),
                 None => refuse_plain_http(),
             };
         }
         match &self.routes {
-            Some(routes) if !routes.contains(path) => not_found(),
+            Some(routes) if !routes.find(path) => not_found(),
             _ => Route::Upgrade,
         }
     }
@@ -66,6 +71,10 @@ impl App for PyApp {
     }
 }
 
+/// A matched route as Python reads it: its index and its path parameters
+/// as `(name, convertor, text)`.
+type Resolved = (usize, Vec<(String, &'static str, String)>);
+
 /// A page as Python passes it: status, headers, body.
 type Page = (u16, Vec<(String, String)>, Vec<u8>);
 
@@ -74,6 +83,8 @@ type Page = (u16, Vec<(String, String)>, Vec<u8>);
 pub struct NativeServer {
     runtime: Option<tokio::runtime::Runtime>,
     server: Server,
+    /// The route table the engine routes with, for `resolve()`.
+    routes: Option<Arc<RouteTable>>,
     /// The Unix socket file we created, removed again at shutdown.
     unix_path: Option<String>,
 }
@@ -82,6 +93,8 @@ pub struct NativeServer {
 impl NativeServer {
     /// Bind `host:port` and start serving the hub's application with
     /// `config` (a `ferrosocket.WebSocketConfig`, read by its attributes).
+    /// `routes` are literal paths or patterns (`/rooms/{room_id}`), matched
+    /// in order; a bad pattern raises `ValueError`.
     /// `routes=None` serves WebSockets on every path; `pages` maps paths to
     /// `(status, headers, body)` answered to plain HTTP GETs.
     #[new]
@@ -127,8 +140,16 @@ impl NativeServer {
                 )
             })
             .collect();
+        let routes = match routes {
+            Some(r) => Some(Arc::new(
+                RouteTable::new(r.iter().map(String::as_str))
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?,
+            )),
+            None => None,
+        };
+        let table = routes.clone();
         let app = Arc::new(PyApp {
-            routes: routes.map(|r| r.into_iter().collect()),
+            routes,
             pages,
             signal: hub.borrow().signal.clone(),
         });
@@ -159,10 +180,23 @@ impl NativeServer {
             Ok(NativeServer {
                 runtime: Some(runtime),
                 server,
+                routes: table,
                 unix_path: socket_file,
             })
         })
         .map_err(|e: std::io::Error| PyErr::from(e))
+    }
+
+    /// The route serving `path`: its index in `routes` and its path
+    /// parameters as `(name, convertor, text)`, or None. The same answer the
+    /// engine routed the upgrade with.
+    fn resolve(&self, path: &str) -> Option<Resolved> {
+        let (index, params) = self.routes.as_ref()?.resolve(path)?;
+        let params = params
+            .into_iter()
+            .map(|p| (p.name, p.convertor.as_str(), p.value))
+            .collect();
+        Some((index, params))
     }
 
     /// `host:port`, or `unix:/path`.

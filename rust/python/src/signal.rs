@@ -41,6 +41,8 @@ pub enum Kind {
     Send = 1,
     /// The connection's socket is closed.
     Closed = 2,
+    /// A pong answered one of the application's pings.
+    Pong = 3,
 }
 
 /// A wake token: connection id and kind in one integer.
@@ -53,7 +55,8 @@ pub fn untoken(token: u64) -> (u64, Kind) {
     let kind = match token & 3 {
         0 => Kind::Recv,
         1 => Kind::Send,
-        _ => Kind::Closed,
+        2 => Kind::Closed,
+        _ => Kind::Pong,
     };
     (token >> 2, kind)
 }

@@ -110,6 +110,10 @@ impl WebSocket {
     }
 
     /// [`accept`](WebSocket::accept) with extra response headers.
+    ///
+    /// A header name that is not an HTTP token, or a value with CR, LF or
+    /// NUL, is refused with [`WebSocketError::InvalidArgument`] (nothing is
+    /// sent; the connection can still be answered).
     pub async fn accept_with_headers(
         &mut self,
         subprotocol: Option<&str>,

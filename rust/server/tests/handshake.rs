@@ -506,10 +506,12 @@ async fn connections_beyond_max_connections_get_503() {
 #[tokio::test]
 async fn accept_with_headers_adds_headers_but_never_splits_the_response() {
     let server = serve("/ws", |mut ws: WebSocket| async move {
-        let headers = vec![
-            ("X-Served-By".to_owned(), "ferrosocket-test".to_owned()),
-            ("X-Evil".to_owned(), "a\r\nX-Injected: yes".to_owned()),
-        ];
+        // A CR/LF in a value is refused with an error (not dropped), and the
+        // connection can still be accepted with valid headers.
+        let evil = vec![("X-Evil".to_owned(), "a\r\nX-Injected: yes".to_owned())];
+        let err = ws.accept_with_headers(None, &evil).await.unwrap_err();
+        assert!(err.to_string().contains("CR, LF"), "{err}");
+        let headers = vec![("X-Served-By".to_owned(), "ferrosocket-test".to_owned())];
         ws.accept_with_headers(None, &headers).await.unwrap();
         let _ = ws.receive().await;
     })

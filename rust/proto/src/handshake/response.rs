@@ -62,7 +62,8 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
 }
 
 /// The 101 response accepting the upgrade. Header pairs containing CR or LF
-/// are dropped (they would split the response).
+/// are dropped (they would split the response); the server refuses them
+/// earlier, with an error, so this is the last line of defence.
 pub fn build_accept_response(
     key: &str,
     subprotocol: Option<&str>,

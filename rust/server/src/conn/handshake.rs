@@ -22,6 +22,7 @@ impl Conn {
         subprotocol: Option<&str>,
         headers: &[(String, String)],
     ) -> Result<(), WebSocketError> {
+        check_headers(headers)?;
         if let Some(p) = subprotocol {
             if p.is_empty() || p.bytes().any(|b| !(0x21..0x7f).contains(&b) || b == b',') {
                 return Err(WebSocketError::InvalidArgument(format!(
@@ -58,6 +59,7 @@ impl Conn {
         body: &[u8],
     ) -> Result<(), WebSocketError> {
         crate::error::check_refusal_status(status)?;
+        check_headers(headers)?;
         let response = build_response(status, headers, body);
         let mut wakes = Wakes::default();
         {
@@ -89,4 +91,28 @@ impl Conn {
         inner.inbound.reader_waker = Some(cx.waker().clone());
         Poll::Pending
     }
+}
+
+/// Refuse a response header that would be dropped or split the response: a
+/// name that is not an HTTP token, or a value with CR, LF or NUL. Refused
+/// with an error rather than dropped, so a mistake is seen where it is made.
+fn check_headers(headers: &[(String, String)]) -> Result<(), WebSocketError> {
+    const SEPARATORS: &[u8] = b"()<>@,;:\\\"/[]?={} \t";
+    for (name, value) in headers {
+        let bad_name = name.is_empty()
+            || name
+                .bytes()
+                .any(|b| !(0x21..0x7f).contains(&b) || SEPARATORS.contains(&b));
+        if bad_name {
+            return Err(WebSocketError::InvalidArgument(format!(
+                "invalid response header name {name:?}: use an HTTP token such as \"x-server\""
+            )));
+        }
+        if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(WebSocketError::InvalidArgument(format!(
+                "response header {name:?} has CR, LF or NUL in its value {value:?}"
+            )));
+        }
+    }
+    Ok(())
 }

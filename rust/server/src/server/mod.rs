@@ -9,11 +9,12 @@
 //!
 //! By concern: `listener.rs` (sockets, accept loop, TLS), `upgrade.rs` (one
 //! socket's request head up to the application), `routing.rs` (what the
-//! application answers, and [`Router`]), `refusal.rs` (why a handshake was
-//! refused). This file holds the running [`Server`]: its shared state, its
+//! application answers, and [`Router`]), `pattern.rs` (route patterns and the
+//! route table), `refusal.rs` (why a handshake was refused). This file holds the running [`Server`]: its shared state, its
 //! counters and its shutdown.
 
 mod listener;
+mod pattern;
 mod refusal;
 mod routing;
 mod upgrade;
@@ -34,6 +35,7 @@ use crate::conn::{Conn, ConnStats, State};
 use crate::error::{check_close, WebSocketError};
 
 pub use listener::Listener;
+pub use pattern::{percent_decode, Convertor, Param, Pattern, PatternError, RouteTable};
 pub use refusal::Refusal;
 pub use routing::{not_found, refuse_plain_http, App, Response, Route, Router};
 
