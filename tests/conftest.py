@@ -47,3 +47,7 @@ async def held() -> AsyncIterator[Held]:
     handler = Held()
     yield handler
     handler.release()
+
+
+# The CLI in a subprocess (test_cli*.py): `await cli("module:app", ...)`.
+from clisupport import cli  # noqa: E402, F401

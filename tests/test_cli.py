@@ -7,82 +7,14 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
 import websockets
+from clisupport import STARTUP, free_port
 from support import TIMEOUT
 from websockets.asyncio.client import connect
-
-STARTUP = 20.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Cli:
-    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
-        self.process = process
-        self.port = port
-
-    async def output(self) -> str:
-        """Everything the process printed (it must have exited)."""
-        assert self.process.stdout is not None
-        return (await self.process.stdout.read()).decode(errors="replace")
-
-    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
-        self.process.send_signal(sig)
-        return await asyncio.wait_for(self.process.wait(), timeout)
-
-
-@pytest.fixture
-async def cli() -> AsyncIterator[Callable[..., Awaitable[Cli]]]:
-    """`await cli("module:app")` runs the CLI on a free port and waits until
-    it accepts connections; the process is killed after the test if needed."""
-    started: list[Cli] = []
-
-    async def start(*args: str) -> Cli:
-        port = free_port()
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "ferrosocket",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        running = Cli(process, port)
-        started.append(running)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + STARTUP
-        while True:
-            if process.returncode is not None:
-                pytest.fail(f"the CLI exited with {process.returncode}:\n{await running.output()}")
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                if loop.time() > deadline:
-                    pytest.fail("the CLI did not start listening")
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            return running
-
-    yield start
-    for running in started:
-        if running.process.returncode is None:
-            running.process.kill()
-            await running.process.wait()
 
 
 def has_uvloop() -> bool:

@@ -10,7 +10,6 @@ import re
 import ferrosocket
 import pytest
 import websockets
-from clisupport import cli  # noqa: F401  (the fixture)
 from support import TIMEOUT
 from websockets.asyncio.client import connect
 
@@ -55,7 +54,7 @@ async def echo_once(port: int) -> None:
         assert await asyncio.wait_for(client.recv(), TIMEOUT) == "hi"
 
 
-async def test_demo_start_up_line_has_the_page_url(cli):  # noqa: F811
+async def test_demo_start_up_line_has_the_page_url(cli):
     running = await cli("--log-level", "info")
     output = await running.stop_and_read()
     line = next(line for line in output.splitlines() if "serving on" in line)
@@ -63,7 +62,7 @@ async def test_demo_start_up_line_has_the_page_url(cli):  # noqa: F811
     assert f"http://127.0.0.1:{running.port}/" in line
 
 
-async def test_no_page_url_without_pages(cli):  # noqa: F811
+async def test_no_page_url_without_pages(cli):
     running = await cli("ferrosocket.examples:echo", "--log-level", "info")
     output = await running.stop_and_read()
     line = next(line for line in output.splitlines() if "serving on" in line)
@@ -71,13 +70,13 @@ async def test_no_page_url_without_pages(cli):  # noqa: F811
     assert "http://" not in line
 
 
-async def test_page_url_names_a_concrete_host_when_bound_to_all_interfaces(cli):  # noqa: F811
+async def test_page_url_names_a_concrete_host_when_bound_to_all_interfaces(cli):
     running = await cli("--host", "0.0.0.0", "--log-level", "info")
     output = await running.stop_and_read()
     assert f"http://127.0.0.1:{running.port}/" in output
 
 
-async def test_handler_refusals_are_logged_as_refusals(cli, app_dir):  # noqa: F811
+async def test_handler_refusals_are_logged_as_refusals(cli, app_dir):
     running = await cli("refusing:routes", "--log-level", "info", cwd=app_dir)
     assert await refused_status(running.port, "/deny") == 401
     assert await refused_status(running.port, "/shut") == 403
@@ -95,7 +94,7 @@ async def test_handler_refusals_are_logged_as_refusals(cli, app_dir):  # noqa: F
     assert re.search(r"connection closed: 127\.0\.0\.1:\d+ /echo code=1000", output), output
 
 
-async def test_no_access_log_keeps_start_up_and_drops_connection_lines(cli, app_dir):  # noqa: F811
+async def test_no_access_log_keeps_start_up_and_drops_connection_lines(cli, app_dir):
     running = await cli("refusing:routes", "--log-level", "info", "--no-access-log", cwd=app_dir)
     assert await refused_status(running.port, "/deny") == 401
     await echo_once(running.port)
@@ -105,7 +104,7 @@ async def test_no_access_log_keeps_start_up_and_drops_connection_lines(cli, app_
     assert "handshake refused" not in output, output
 
 
-async def test_every_line_carries_the_worker_id(cli, app_dir):  # noqa: F811
+async def test_every_line_carries_the_worker_id(cli, app_dir):
     running = await cli("refusing:routes", "--log-level", "info", cwd=app_dir)
     await echo_once(running.port)
     lines = (await running.stop_and_read()).strip().splitlines()
