@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
@@ -170,15 +170,29 @@ async fn accept(listener: UnixListener, state: Arc<State>) {
     }
 }
 
+/// Bytes gathered into one write to a process at most.
+const WRITE_BATCH: usize = 256 << 10;
+
 async fn client(id: u64, stream: UnixStream, state: Arc<State>) {
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::with_capacity(64 << 10, rd);
     let (tx, mut rx) = mpsc::channel::<Bytes>(CLIENT_QUEUE);
     state.clients().insert(id, tx);
     let writer = async move {
+        // Everything queued meanwhile goes out in one write.
+        let mut out = Vec::new();
         while let Some(frame) = rx.recv().await {
-            if wr.write_all(&frame).await.is_err() {
+            out.extend_from_slice(&frame);
+            while out.len() < WRITE_BATCH {
+                match rx.try_recv() {
+                    Ok(frame) => out.extend_from_slice(&frame),
+                    Err(_) => break,
+                }
+            }
+            if wr.write_all(&out).await.is_err() {
                 break;
             }
+            out.clear();
         }
     };
     let mut subscribed: HashSet<Box<str>> = HashSet::new();
