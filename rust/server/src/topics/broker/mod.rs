@@ -444,6 +444,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_full_queue_drops_for_the_broker_and_never_blocks_the_publisher() {
+        // A runtime that never runs: the broker task cannot drain the queue.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let topics = Arc::new(Topics::default());
+        let mut config = BrokerConfig::new("ferrosocket+unix:///nonexistent/bus.sock").unwrap();
+        config.queue = 2;
+        let broker = {
+            let _guard = rt.enter();
+            Broker::start(config, &topics, Arc::new(|_, _| {}))
+        };
+        let msg = Published::new(OpCode::Text, b"hi", false);
+        for _ in 0..5 {
+            assert_eq!(topics.publish("room", &msg, None), 0);
+        }
+        let stats = broker.stats();
+        assert_eq!((stats.dropped, stats.published, stats.unsent), (3, 0, 0));
+        assert_eq!(stats.state, BrokerState::Connecting);
+        assert_eq!(stats.url, "ferrosocket+unix:///nonexistent/bus.sock");
+    }
+
+    #[test]
     fn backoff_grows_to_its_cap_and_jitters() {
         let mut b = Backoff::default();
         let pauses: Vec<Duration> = (0..12).map(|_| b.next()).collect();
