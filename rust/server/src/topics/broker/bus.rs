@@ -158,6 +158,7 @@ pub(crate) async fn session(
                 if n == 0 {
                     return lost("the server stopped");
                 }
+                inbox.taken(&batch);
                 for msg in batch.drain(..) {
                     let sealed = inbox.seal(&msg);
                     frame(&mut out, PUB, &format!("{prefix}{}", msg.topic), Some(&sealed));
