@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import time
 from pathlib import Path
 
 import ferrosocket
@@ -250,3 +252,28 @@ def test_bad_broker_urls_fail_clearly_without_the_password(url, why):
 
     result = run_cli("--broker", url)
     assert result.returncode == 2 and why in result.stderr and "hunter2" not in result.stderr
+
+
+def test_a_forked_child_leaves_the_parents_bus_alone(tmp_path):
+    path = str(tmp_path / "bus.sock")
+    with ferrosocket.Bus(path) as bus:
+        pid = os.fork()
+        if pid == 0:  # the child drops its copy as a forked worker would
+            bus.close()
+            del bus
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert status == 0
+        assert os.path.exists(path)
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(path)  # the parent's hub still accepts
+            _wait_clients(bus, 1)
+    assert not os.path.exists(path)
+
+
+def _wait_clients(bus: ferrosocket.Bus, n: int) -> None:
+    for _ in range(500):
+        if bus.stats()["clients"] == n:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"the hub never saw {n} client(s): {bus.stats()}")

@@ -124,6 +124,10 @@ pub struct Bus {
     hub: Option<BusHub>,
     runtime: Option<tokio::runtime::Runtime>,
     path: String,
+    /// The process that started the hub. A child made by `fork()` holds a
+    /// copy of this object without the hub's thread: it must neither
+    /// remove the socket file nor touch the runtime when it drops it.
+    owner: u32,
 }
 
 #[pymethods]
@@ -147,6 +151,7 @@ impl Bus {
                 hub: Some(hub),
                 runtime: Some(runtime),
                 path: path.clone(),
+                owner: std::process::id(),
             })
         })
         .map_err(|e: std::io::Error| {
@@ -181,8 +186,12 @@ impl Bus {
     }
 
     /// Stop relaying, close every connection, remove the socket file.
-    /// Closing twice does nothing.
+    /// Closing twice does nothing; in a process forked from the one that
+    /// started the hub it does nothing either (the hub is the parent's).
     fn close(&mut self, py: Python<'_>) {
+        if self.forked() {
+            return;
+        }
         let hub = self.hub.take();
         let runtime = self.runtime.take();
         py.detach(move || {
@@ -208,8 +217,22 @@ impl Bus {
     }
 }
 
+impl Bus {
+    fn forked(&mut self) -> bool {
+        if std::process::id() == self.owner {
+            return false;
+        }
+        std::mem::forget(self.hub.take());
+        std::mem::forget(self.runtime.take());
+        true
+    }
+}
+
 impl Drop for Bus {
     fn drop(&mut self) {
+        if self.forked() {
+            return;
+        }
         drop(self.hub.take());
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
