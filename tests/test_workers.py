@@ -1,0 +1,246 @@
+"""``--workers N``: a supervisor and real worker processes. Connections land
+on every worker, a worker killed with SIGKILL is replaced while the others'
+connections stay up, SIGTERM closes every client with 1001 (or 1012) and
+exits 0, a worker that hangs on shutdown is killed after the grace period,
+and an app that cannot be imported fails once, cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import ferrosocket
+import pytest
+import websockets
+from clisupport import STARTUP, run_cli
+from support import TIMEOUT
+from websockets.asyncio.client import ClientConnection, connect, unix_connect
+
+PID_APP = """
+import os
+import time
+
+
+async def app(ws):
+    await ws.accept()
+    await ws.send_text(str(os.getpid()))
+    async for message in ws:
+        if message == "hang":
+            await ws.send_text("hanging")  # the engine writes it while the loop is blocked
+            time.sleep(3600)  # blocks this worker's loop: it cannot shut down
+        await ws.send_text(message)
+"""
+
+# Imports in the supervisor (which checks the app) but not in a worker.
+FAILS_IN_WORKERS = """
+import sys
+
+if sys.argv[0] == "-c":
+    raise RuntimeError("this app cannot start in a worker")
+
+
+async def app(ws):
+    await ws.accept()
+"""
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    (tmp_path / "pidapp.py").write_text(PID_APP)
+    (tmp_path / "workerfail.py").write_text(FAILS_IN_WORKERS)
+    (tmp_path / "broken.py").write_text("import no_such_dependency_here\n")
+    return tmp_path
+
+
+def parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+async def open_on(port: int) -> tuple[ClientConnection, int]:
+    """A connection and the pid of the worker that serves it."""
+    ws = await connect(f"ws://127.0.0.1:{port}/")
+    return ws, int(await asyncio.wait_for(ws.recv(), TIMEOUT))
+
+
+async def one_on_each(port: int, workers: int, exclude: set[int] = frozenset()) -> dict[int, ClientConnection]:
+    """Open connections until `workers` different workers (not in `exclude`)
+    serve one each; the others are closed."""
+    held: dict[int, ClientConnection] = {}
+    for _ in range(500):
+        ws, pid = await open_on(port)
+        if pid in held or pid in exclude:
+            await ws.close()
+        else:
+            held[pid] = ws
+        if len(held) == workers:
+            return held
+    pytest.fail(f"500 connections reached only the workers {sorted(held)}")
+
+
+async def close_code(ws: ClientConnection) -> int | None:
+    with pytest.raises(websockets.ConnectionClosed) as info:
+        while True:
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+    return info.value.rcvd.code if info.value.rcvd else None
+
+
+async def test_connections_land_on_every_worker_and_logs_name_them(cli, app_dir):
+    running = await cli("pidapp:app", "--workers", "2", "--log-level", "info", cwd=app_dir)
+    held = await one_on_each(running.port, 2)
+    assert len(held) == 2
+    for pid, ws in held.items():
+        assert pid != running.process.pid
+        assert parent_of(pid) == running.process.pid
+        await ws.send("still here")
+        assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "still here"
+        await ws.close()
+    lines = (await running.stop_and_read()).strip().splitlines()
+    ids = set()
+    for line in lines:
+        found = re.match(r"\S+ \S+ (INFO|WARNING|ERROR) ferrosocket(\.access)?\[(\d+)\]: ", line)
+        assert found, line
+        ids.add(found[3])
+    assert ids == {"0", "1", "2"}, lines
+
+
+async def test_a_killed_worker_is_replaced_and_the_other_keeps_its_connections(cli, app_dir):
+    running = await cli("pidapp:app", "--workers", "2", "--log-level", "info", cwd=app_dir)
+    held = await one_on_each(running.port, 2)
+    victim, survivor = list(held)
+    os.kill(victim, signal.SIGKILL)
+    assert await close_code(held[victim]) is None  # the process died: no close frame
+
+    # A worker that is neither of the first two shows up, child of the supervisor.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STARTUP
+    replacement = None
+    while replacement is None and loop.time() < deadline:
+        ws, pid = await open_on(running.port)
+        await ws.close()
+        if pid not in held:
+            replacement = pid
+    assert replacement is not None, "no new worker served a connection"
+    assert parent_of(replacement) == running.process.pid
+
+    ws = held[survivor]
+    await ws.send("after the restart")
+    assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "after the restart"
+    await ws.close()
+    output = await running.stop_and_read()
+    assert f"(pid {victim}) killed by signal 9 (SIGKILL); restarting in" in output, output
+
+
+@pytest.mark.parametrize("code", [1001, 1012])
+async def test_sigterm_closes_every_client_on_every_worker_and_exits_zero(cli, app_dir, code):
+    running = await cli("pidapp:app", "--workers", "2", "--shutdown-code", str(code), cwd=app_dir)
+    held = await one_on_each(running.port, 2)
+    running.process.send_signal(signal.SIGTERM)
+    codes = await asyncio.gather(*(close_code(ws) for ws in held.values()))
+    assert codes == [code, code]
+    returncode = await asyncio.wait_for(running.process.wait(), STARTUP)
+    output = await running.output()
+    assert returncode == 0, output
+    assert "Traceback" not in output, output
+
+
+async def test_a_worker_hanging_on_shutdown_is_killed_after_the_grace_period(cli, app_dir):
+    running = await cli("pidapp:app", "--workers", "2", "--shutdown-timeout", "1", cwd=app_dir)
+    held = await one_on_each(running.port, 2)
+    stuck, fine = list(held)
+    await held[stuck].send("hang")
+    assert await asyncio.wait_for(held[stuck].recv(), TIMEOUT) == "hanging"
+    running.process.send_signal(signal.SIGTERM)
+    assert await close_code(held[fine]) == 1001
+    # shutdown_timeout (1 s) + the grace period (5 s), with room for a busy machine.
+    returncode = await asyncio.wait_for(running.process.wait(), 60)
+    output = await running.output()
+    assert returncode == 0, output
+    assert f"worker 1 (pid {stuck})" in output or f"worker 2 (pid {stuck})" in output, output
+    assert "still running 6.0 s after SIGTERM: killed" in output, output
+    assert not Path(f"/proc/{stuck}").exists() or parent_of(stuck) != running.process.pid
+
+
+@pytest.mark.parametrize(
+    ("spec", "code", "says"),
+    [
+        ("nosuchmodule:app", 2, "no module named 'nosuchmodule'"),
+        ("pidapp:nosuch", 2, "has no attribute 'nosuch'"),
+        ("broken:app", 1, "importing 'broken' failed"),
+    ],
+)
+def test_an_app_that_does_not_import_fails_once_before_any_worker(app_dir, spec, code, says):
+    result = run_cli(spec, "--workers", "2", "--port", "0", cwd=app_dir)
+    assert result.returncode == code, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], result.stderr
+    assert "worker" not in result.stderr
+
+
+def test_a_worker_that_cannot_start_stops_the_supervisor(app_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "ferrosocket", "workerfail:app", "--workers", "2", "--port", "0"],
+        capture_output=True,
+        text=True,
+        cwd=app_dir,
+        timeout=STARTUP * 3,
+        check=False,
+    )
+    assert result.returncode == 1, result
+    assert "this app cannot start in a worker" in result.stderr
+    assert "before serving: stopping" in result.stderr
+    # No restart loop: each worker slot started once.
+    assert len(re.findall(r"worker \d started", result.stderr)) <= 2, result.stderr
+    assert "restarting" not in result.stderr
+
+
+async def test_unix_socket_workers_share_it_and_remove_it(app_dir, tmp_path):
+    path = tmp_path / "ws.sock"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ferrosocket",
+        "pidapp:app",
+        "--workers",
+        "2",
+        "--uds",
+        str(path),
+        "--log-level",
+        "warning",
+        cwd=app_dir,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        pids: set[int] = set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STARTUP
+        while len(pids) < 2 and loop.time() < deadline:
+            try:
+                async with unix_connect(str(path), "ws://localhost/") as ws:
+                    pids.add(int(await asyncio.wait_for(ws.recv(), TIMEOUT)))
+            except OSError:
+                await asyncio.sleep(0.05)
+        assert len(pids) == 2 and all(parent_of(pid) == process.pid for pid in pids)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), STARTUP) == 0
+        assert not path.exists()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+def test_run_with_workers_needs_an_import_string():
+    async def app(ws: ferrosocket.WebSocket) -> None:
+        await ws.accept()
+
+    with pytest.raises(TypeError, match=r"import string 'module:attribute', e\.g\. run\('myapp:app', workers=2\)"):
+        ferrosocket.run(app, workers=2)
+    with pytest.raises(ValueError, match="workers must be a whole number of at least 1"):
+        ferrosocket.run(app, workers=0)
