@@ -182,6 +182,18 @@ def test_an_app_that_does_not_import_fails_once_before_any_worker(app_dir, spec,
     assert "worker" not in result.stderr
 
 
+async def test_a_second_server_on_the_same_port_is_refused(cli, app_dir):
+    running = await cli("pidapp:app", "--workers", "2", cwd=app_dir)
+    for workers in ("2", "1"):
+        result = await asyncio.to_thread(
+            run_cli, "pidapp:app", "--workers", workers, "--port", str(running.port), cwd=app_dir
+        )
+        assert result.returncode == 1, result
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "address already in use" in lines[0], result.stderr
+    assert await running.stop() == 0
+
+
 def test_a_worker_that_cannot_start_stops_the_supervisor(app_dir):
     result = subprocess.run(
         [sys.executable, "-m", "ferrosocket", "workerfail:app", "--workers", "2", "--port", "0"],

@@ -53,6 +53,7 @@ import socket
 import stat
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from . import _logging
@@ -91,6 +92,11 @@ def _bind(host: str, port: int, unix: str | None, sock: socket.socket | None, wo
         listener.listen(1024)
         return [listener]
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    if port:
+        # SO_REUSEPORT would let a second server (same user) join this port
+        # and take half its connections; a plain bind first fails with
+        # "address already in use" while anyone listens there.
+        socket.create_server((host, port), family=family).close()
     listeners: list[socket.socket] = []
     try:
         for _ in range(workers):
@@ -140,13 +146,11 @@ class _Worker:
 
 
 class Supervisor:
-    def __init__(self, spec: dict[str, Any], listeners: list[socket.socket], workers: int, grace: float) -> None:
+    def __init__(self, spec: dict[str, Any], workers: int, grace: float) -> None:
         self.spec = spec
         self.workers = [_Worker(i) for i in range(1, workers + 1)]
-        # Worker i always serves the same socket, across restarts.
-        self.listeners = {w.id: listeners[(w.id - 1) % len(listeners)] for w in self.workers}
+        self.listeners: dict[int, socket.socket] = {}
         self.grace = grace
-        self.stopping = False
         self.failed: WorkerStartError | None = None
         self.stop = asyncio.Event()
         self.signals = 0
@@ -182,6 +186,8 @@ class Supervisor:
         mine.setblocking(False)
         worker.process, worker.lifeline, worker.served = process, mine, False
         logger.info("worker %d started (pid %d)", worker.id, process.pid)
+        if self.stop.is_set():  # the signal came while it was starting
+            process.send_signal(signal.SIGTERM)
         return process
 
     async def _watch_lifeline(self, worker: _Worker, lifeline: socket.socket) -> None:
@@ -196,7 +202,7 @@ class Supervisor:
     async def _keep(self, worker: _Worker) -> None:
         """Run a worker slot until shutdown: start, wait, restart with backoff."""
         delay = BACKOFF_FIRST
-        while not self.stopping:
+        while not self.stop.is_set():
             process = await self._spawn(worker)
             assert worker.lifeline is not None
             watch = asyncio.ensure_future(self._watch_lifeline(worker, worker.lifeline))
@@ -204,7 +210,7 @@ class Supervisor:
             returncode = await process.wait()
             await watch
             worker.lifeline.close()
-            if self.stopping:
+            if self.stop.is_set():
                 return
             if not worker.served and returncode > 0:
                 self.failed = WorkerStartError(
@@ -224,13 +230,17 @@ class Supervisor:
                 pass
             delay = min(delay * 2, BACKOFF_MAX)
 
-    async def run(self) -> None:
+    async def run(self, bind: Callable[[], list[socket.socket]]) -> None:
+        # Signal handlers go in before the socket is bound: a process manager
+        # may send SIGTERM as soon as the port answers.
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.on_signal, sig)
+        listeners = bind()
+        # Worker i always serves the same socket, across restarts.
+        self.listeners = {w.id: listeners[(w.id - 1) % len(listeners)] for w in self.workers}
         slots = [asyncio.ensure_future(self._keep(worker)) for worker in self.workers]
         await self.stop.wait()
-        self.stopping = True
         self._signal_all(signal.SIGTERM)
         done, pending = await asyncio.wait(slots, timeout=self.grace)
         for worker in self.workers:
@@ -276,7 +286,6 @@ def supervise(
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise ValueError("TLS needs both ssl_certfile and ssl_keyfile")
     _logging.configure(log_level, access_log)
-    listeners = _bind(host, port, unix, sock, workers)
     spec = {
         "app": app,
         "path": sys.path,
@@ -288,14 +297,20 @@ def supervise(
         "ssl_certfile": ssl_certfile,
         "ssl_keyfile": ssl_keyfile,
     }
-    supervisor = Supervisor(spec, listeners, workers, config.shutdown_timeout + GRACE)
+    supervisor = Supervisor(spec, workers, config.shutdown_timeout + GRACE)
+    bound: list[socket.socket] = []
+
+    def bind() -> list[socket.socket]:
+        bound.extend(_bind(host, port, unix, sock, workers))
+        return bound
+
     try:
-        asyncio.run(supervisor.run())
+        asyncio.run(supervisor.run(bind))
     finally:
         if sock is None:
-            for listener in listeners:
+            for listener in bound:
                 listener.close()
-            if unix is not None:
+            if unix is not None and bound:
                 try:
                     os.unlink(unix)
                 except OSError:
