@@ -29,9 +29,11 @@ uvicorn does, and says so when given an object.
 
 Each worker gets a socketpair, its lifeline: the worker writes one byte on
 it once it serves, and watches it for end-of-file, so a supervisor killed
-with SIGKILL does not leave workers serving behind it. A worker that exits
-before it served (it could not import the app, bind TLS, ...) stops the
-supervisor with the worker's exit code, instead of restarting it forever;
+with SIGKILL does not leave workers serving behind it. The first worker
+starts alone and the others once it serves, so an app or a certificate that
+cannot start fails once, with one worker's message. A worker that exits
+before it served stops the supervisor with the worker's exit code, instead
+of restarting it forever;
 one that dies later is restarted after a delay that doubles from 0.5 s to
 30 s and resets once a worker has run for 30 s. SIGTERM or SIGINT is
 forwarded as SIGTERM: every worker closes its connections (1001, or the
@@ -143,6 +145,7 @@ class _Worker:
         self.process: asyncio.subprocess.Process | None = None
         self.lifeline: socket.socket | None = None
         self.served = False
+        self.serving = asyncio.Event()  # set the first time it serves
 
 
 class Supervisor:
@@ -196,6 +199,7 @@ class Supervisor:
         try:
             if await loop.sock_recv(lifeline, 1):
                 worker.served = True
+                worker.serving.set()
         except OSError:
             pass
 
@@ -239,8 +243,17 @@ class Supervisor:
         listeners = bind()
         # Worker i always serves the same socket, across restarts.
         self.listeners = {w.id: listeners[(w.id - 1) % len(listeners)] for w in self.workers}
-        slots = [asyncio.ensure_future(self._keep(worker)) for worker in self.workers]
-        await self.stop.wait()
+        # The first worker goes alone: an app or certificate that cannot
+        # start fails once, with one worker's message, not N times.
+        first = self.workers[0]
+        slots = [asyncio.ensure_future(self._keep(first))]
+        stopped = asyncio.ensure_future(self.stop.wait())
+        serving = asyncio.ensure_future(first.serving.wait())
+        await asyncio.wait([stopped, serving], return_when=asyncio.FIRST_COMPLETED)
+        serving.cancel()
+        if not self.stop.is_set():
+            slots += [asyncio.ensure_future(self._keep(worker)) for worker in self.workers[1:]]
+        await stopped
         self._signal_all(signal.SIGTERM)
         done, pending = await asyncio.wait(slots, timeout=self.grace)
         for worker in self.workers:
