@@ -284,7 +284,7 @@ def test_a_certificate_the_workers_cannot_read_stops_the_supervisor(app_dir, tmp
     )
     assert result.returncode in (1, 2), result
     assert "missing.pem" in result.stderr and "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.count("error: ") == 1, result.stderr
+    assert result.stderr.count("ferrosocket: error: ") == 1, result.stderr
     assert "restarting" not in result.stderr
 
 
