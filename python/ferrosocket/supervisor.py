@@ -287,9 +287,11 @@ def supervise(
     ssl_keyfile: str | None = None,
     unix: str | None = None,
     sock: socket.socket | None = None,
+    **serve_options: Any,
 ) -> None:
     """Bind once and keep `workers` processes serving `app` (an import
-    string) until SIGINT/SIGTERM. Raises `OSError` when binding fails and
+    string) until SIGINT/SIGTERM; `serve_options` (the broker settings) go
+    to every worker's `serve()`. Raises `OSError` when binding fails and
     `WorkerStartError` when a worker exits before it serves."""
     if not isinstance(app, str):
         raise TypeError(
@@ -307,8 +309,7 @@ def supervise(
         "access_log": access_log,
         "loop": loop,
         "shutdown_code": shutdown_code,
-        "ssl_certfile": ssl_certfile,
-        "ssl_keyfile": ssl_keyfile,
+        "serve": dict(serve_options, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile),
     }
     supervisor = Supervisor(spec, workers, config.shutdown_timeout + GRACE)
     bound: list[socket.socket] = []
@@ -351,10 +352,9 @@ def worker_main(argv: list[str]) -> None:
             access_log=spec["access_log"],
             loop=spec["loop"],
             shutdown_code=spec["shutdown_code"],
-            ssl_certfile=spec["ssl_certfile"],
-            ssl_keyfile=spec["ssl_keyfile"],
             sock=listener,
             _lifeline=lifeline,
+            **spec["serve"],
         )
     except OSError as exc:
         fail(f"worker {spec['worker']} cannot serve: {exc}", 1)
