@@ -17,7 +17,7 @@ tokio threads; handlers run on the asyncio loop.
 
 from . import status
 from ._errors import MessageTypeError, WebSocketDisconnect, WebSocketError, WebSocketException
-from ._native import Binary, Close, Text
+from ._native import Binary, Bus, Close, Text
 from .client import ClientSSL, ClientWebSocket, InvalidHandshake, InvalidStatus, connect
 from .config import HTTPResponse, WebSocketConfig
 from .datastructures import URL, Address, CloseCode, Headers, MutableHeaders, QueryParams
@@ -31,6 +31,7 @@ __all__ = [
     "Address",
     "App",
     "Binary",
+    "Bus",
     "ClientSSL",
     "ClientWebSocket",
     "InvalidHandshake",

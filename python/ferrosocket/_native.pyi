@@ -9,6 +9,7 @@ from .config import WebSocketConfig
 __version__: str
 __all__ = [
     "Binary",
+    "Bus",
     "Close",
     "Connection",
     "NativeClient",
@@ -16,6 +17,7 @@ __all__ = [
     "NativeServer",
     "Text",
     "__version__",
+    "check_broker",
     "check_config",
     "config_defaults",
 ]
@@ -25,6 +27,25 @@ def config_defaults() -> dict[str, Any]:
 
 def check_config(config: WebSocketConfig) -> None:
     """Raise ValueError, with the engine's message, unless a server would start with `config`."""
+
+def check_broker(url: str) -> str:
+    """Check a broker URL; returns it with the password redacted (ValueError if bad)."""
+
+@final
+class Bus:
+    """The local bus hub: relays topics between the server processes of one
+    machine (``broker="ferrosocket+unix://" + path``). Serves on a
+    background thread from construction until `close()`."""
+
+    def __new__(cls, path: str) -> Bus: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    def stats(self) -> dict[str, int]: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Bus: ...
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None: ...
 
 @final
 class Text:
@@ -216,6 +237,8 @@ class NativeServer:
         tls_key: str | None = None,
         unix_path: str | None = None,
         fd: tuple[int, bool] | None = None,
+        broker: str | None = None,
+        broker_prefix: str | None = None,
     ) -> NativeServer: ...
     def publish(
         self, topic: str, message: str | bytes | bytearray | memoryview, compress: bool | None = None

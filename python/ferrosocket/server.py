@@ -74,6 +74,8 @@ class Server(ServerTopics):
         ssl_keyfile: str | None = None,
         unix: str | None = None,
         sock: socket.socket | None = None,
+        broker: str | None = None,
+        broker_prefix: str = "ferrosocket:",
     ) -> None:
         self._routes, self._handlers, self._default, self._pages = _compile(app)
         # With patterns the engine says which route matched (table order);
@@ -85,6 +87,17 @@ class Server(ServerTopics):
         self._listen: dict[str, Any] = {"tls_cert": ssl_certfile, "tls_key": ssl_keyfile, "unix_path": unix}
         if sock is not None:
             self._listen["fd"] = (sock.fileno(), sock.family == socket.AF_UNIX)
+        if broker is not None:
+            if not isinstance(broker, str):
+                raise TypeError(f"broker must be a URL string, got {broker!r}")
+            if not isinstance(broker_prefix, str):
+                raise TypeError(f"broker_prefix must be a string, got {broker_prefix!r}")
+            # Raises ValueError naming what is wrong, with the password redacted.
+            self.broker: str | None = _native.check_broker(broker)
+            self._listen["broker"] = broker
+            self._listen["broker_prefix"] = broker_prefix
+        else:
+            self.broker = None
         self.tls = ssl_certfile is not None
         self._host = host
         self._requested_port = port
@@ -116,7 +129,10 @@ class Server(ServerTopics):
         )
         self._hub = hub
         loop.add_reader(hub.fd, hub.drain)
-        logger.info("ferrosocket serving on %s", self._urls())
+        if self.broker is None:
+            logger.info("ferrosocket serving on %s", self._urls())
+        else:
+            logger.info("ferrosocket serving on %s, topics shared through %s", self._urls(), self.broker)
         return self
 
     def _urls(self) -> str:
@@ -164,7 +180,11 @@ class Server(ServerTopics):
 
     def stats(self) -> dict[str, Any]:
         """Counters since start: connections (total, open), messages and
-        bytes in/out, and refused handshakes by reason."""
+        bytes in/out, refused handshakes by reason, topics, and ``broker``:
+        None, or a dict of the broker's url (password redacted), state
+        (connected, connecting, disconnected), published, received,
+        dropped (outgoing queue full), unsent (broker unreachable) and
+        reconnects."""
         if self._native is None:
             return {}
         return self._native.stats()
@@ -303,15 +323,33 @@ def serve(
     ssl_keyfile: str | None = None,
     unix: str | None = None,
     sock: socket.socket | None = None,
+    broker: str | None = None,
+    broker_prefix: str = "ferrosocket:",
 ) -> Server:
     """A server for `app`: ``async with serve(app, host, port) as server`` or
     ``server = await serve(...)``. `app` is an async handler (every path) or
     a mapping of paths to handlers and `HTTPResponse` pages; port 0 picks a
     free port (see ``server.port``). `ssl_certfile`/`ssl_keyfile` (PEM) serve
     wss://; `unix` listens on a Unix socket path; `sock` adopts an already
-    listening socket (e.g. one passed by systemd)."""
+    listening socket (e.g. one passed by systemd).
+
+    `broker` shares topics with other servers: ``redis://[user:password@]host:port/db``
+    (or ``rediss://``) for servers on several hosts, ``ferrosocket+unix:///path.sock``
+    for processes of one machine sharing a `ferrosocket.Bus` hub. A publish then
+    reaches the subscribers of every server, at most once; channels are named
+    `broker_prefix` + topic. A bad URL raises ValueError here; an unreachable
+    broker does not stop the server (it retries, see ``stats()["broker"]``)."""
     return Server(
-        app, host, port, config=config, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, unix=unix, sock=sock
+        app,
+        host,
+        port,
+        config=config,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        unix=unix,
+        sock=sock,
+        broker=broker,
+        broker_prefix=broker_prefix,
     )
 
 
@@ -333,7 +371,8 @@ def run(
     `shutdown_code` (1001 "going away"; 1012 tells clients the service
     restarts) and wait for the handlers. `app` may be an import string
     ``"module:attribute"``. `loop` is ``"asyncio"`` or ``"uvloop"``; `listen`
-    takes `serve()`'s ssl_certfile, ssl_keyfile, unix and sock.
+    takes `serve()`'s ssl_certfile, ssl_keyfile, unix, sock, broker and
+    broker_prefix.
     `access_log=False` silences the per-connection lines (see `_logging`).
 
     ``workers=N`` (N > 1) binds once and runs N worker processes under a

@@ -8,6 +8,7 @@
 //! `signal.rs`, `hub.rs` and `connection.rs` for each half of the handoff.
 
 mod asgi;
+mod broker;
 mod client;
 mod config;
 mod connection;
@@ -26,6 +27,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<hub::Hub>()?;
     m.add_class::<server::NativeServer>()?;
     m.add_class::<client::NativeClient>()?;
+    m.add_class::<broker::Bus>()?;
+    m.add_function(wrap_pyfunction!(broker::check_broker, m)?)?;
     m.add_class::<messages::Text>()?;
     m.add_class::<messages::Binary>()?;
     m.add_class::<messages::Close>()?;

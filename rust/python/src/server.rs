@@ -87,6 +87,8 @@ pub struct NativeServer {
     routes: Option<Arc<RouteTable>>,
     /// The Unix socket file we created, removed again at shutdown.
     unix_path: Option<String>,
+    /// Topics shared with other servers (`broker=`), see `broker.rs`.
+    broker: Option<crate::broker::ServerBroker>,
 }
 
 #[pymethods]
@@ -96,10 +98,12 @@ impl NativeServer {
     /// `routes` are literal paths or patterns (`/rooms/{room_id}`), matched
     /// in order; a bad pattern raises `ValueError`.
     /// `routes=None` serves WebSockets on every path; `pages` maps paths to
-    /// `(status, headers, body)` answered to plain HTTP GETs.
+    /// `(status, headers, body)` answered to plain HTTP GETs. `broker` (a
+    /// `redis://`, `rediss://` or `ferrosocket+unix://` URL) shares topics
+    /// with other servers, channels named `broker_prefix` + topic.
     #[new]
     #[pyo3(signature = (hub, host, port, routes, pages, config, *, tls_cert=None, tls_key=None,
-        unix_path=None, fd=None))]
+        unix_path=None, fd=None, broker=None, broker_prefix=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -113,7 +117,12 @@ impl NativeServer {
         tls_key: Option<String>,
         unix_path: Option<String>,
         fd: Option<(i32, bool)>,
+        broker: Option<String>,
+        broker_prefix: Option<String>,
     ) -> PyResult<Self> {
+        if let Some(url) = &broker {
+            crate::broker::check_broker(url)?;
+        }
         let PyConfig {
             server: mut config,
             threads,
@@ -160,31 +169,44 @@ impl NativeServer {
         } else {
             None
         };
-        py.detach(move || {
-            let listener = bind(&host, port, unix_path.as_deref(), fd)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(threads)
-                .thread_name("ferrosocket-io")
-                .on_thread_park(move || park_signal.flush())
-                .on_thread_start(batch_scheduling)
-                .enable_all()
-                .build()?;
-            let server = {
-                let _guard = runtime.enter();
-                let listener: Listener = match listener {
-                    StdListener::Tcp(l) => tokio::net::TcpListener::from_std(l)?.into(),
-                    StdListener::Unix(l) => tokio::net::UnixListener::from_std(l)?.into(),
+        let mut native = py
+            .detach(move || {
+                let listener = bind(&host, port, unix_path.as_deref(), fd)?;
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads)
+                    .thread_name("ferrosocket-io")
+                    .on_thread_park(move || park_signal.flush())
+                    .on_thread_start(batch_scheduling)
+                    .enable_all()
+                    .build()?;
+                let server = {
+                    let _guard = runtime.enter();
+                    let listener: Listener = match listener {
+                        StdListener::Tcp(l) => tokio::net::TcpListener::from_std(l)?.into(),
+                        StdListener::Unix(l) => tokio::net::UnixListener::from_std(l)?.into(),
+                    };
+                    Server::start(listener, config, app)?
                 };
-                Server::start(listener, config, app)?
-            };
-            Ok(NativeServer {
-                runtime: Some(runtime),
-                server,
-                routes: table,
-                unix_path: socket_file,
+                Ok(NativeServer {
+                    runtime: Some(runtime),
+                    server,
+                    routes: table,
+                    unix_path: socket_file,
+                    broker: None,
+                })
             })
-        })
-        .map_err(|e: std::io::Error| PyErr::from(e))
+            .map_err(|e: std::io::Error| PyErr::from(e))?;
+        if let Some(url) = broker {
+            let prefix = broker_prefix
+                .as_deref()
+                .unwrap_or(ferrosocket::topics::broker::DEFAULT_PREFIX);
+            native.broker = Some(crate::broker::ServerBroker::start(
+                &url,
+                prefix,
+                native.server.topics(),
+            )?);
+        }
+        Ok(native)
     }
 
     /// The route serving `path`: its index in `routes` and its path
@@ -227,6 +249,10 @@ impl NativeServer {
         d.set_item("deliveries", t.deliveries)?;
         d.set_item("publish_dropped", t.dropped)?;
         d.set_item("shared_compressions", t.shared_compressions)?;
+        match &self.broker {
+            Some(b) => d.set_item("broker", b.stats(py)?)?,
+            None => d.set_item("broker", py.None())?,
+        }
         Ok(d)
     }
 
@@ -288,7 +314,13 @@ impl NativeServer {
             .runtime
             .take()
             .ok_or_else(|| PyRuntimeError::new_err("the server is already shut down"))?;
-        py.detach(move || runtime.shutdown_timeout(Duration::from_secs(1)));
+        let broker = self.broker.take();
+        py.detach(move || {
+            if let Some(mut broker) = broker {
+                broker.stop();
+            }
+            runtime.shutdown_timeout(Duration::from_secs(1))
+        });
         self.release();
         Ok(())
     }
@@ -365,6 +397,7 @@ fn remove_stale_socket(path: &str) {
 
 impl NativeServer {
     fn release(&mut self) {
+        drop(self.broker.take());
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }

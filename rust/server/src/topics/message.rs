@@ -66,6 +66,16 @@ impl Published {
         self.opcode
     }
 
+    /// Whether it may be compressed.
+    pub(crate) fn compress(&self) -> bool {
+        self.compress
+    }
+
+    /// The payload, a slice of the shared frame (no copy).
+    pub(crate) fn payload(&self) -> Bytes {
+        self.plain.slice(self.header..)
+    }
+
     /// The shared uncompressed frame.
     pub(crate) fn plain(&self) -> Bytes {
         self.plain.clone()

@@ -25,7 +25,13 @@
 //! (the server calls [`Topics::leave_all`]); after that it cannot subscribe
 //! again, so nothing can leak into the table. The connection holds only a
 //! weak reference to the table, so the two never keep each other alive.
+//!
+//! Across processes: with a [`broker::Broker`] attached, the table tells it
+//! which topics have local subscribers, every local publish is also handed
+//! to it (without waiting), and what it receives from other servers is
+//! delivered here like a local publish (see [`broker`]).
 
+pub mod broker;
 mod message;
 
 use std::collections::HashMap;
@@ -64,19 +70,20 @@ pub struct TopicStats {
 /// The topic table of one server. See the module docs.
 #[derive(Default)]
 pub struct Topics {
-    table: RwLock<HashMap<Box<str>, Subscribers>>,
+    table: RwLock<Table>,
     published: AtomicU64,
     deliveries: AtomicU64,
     dropped: AtomicU64,
     shared_compressions: AtomicU64,
+    broker: OnceLock<Arc<broker::Link>>,
 }
 
 impl Topics {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Box<str>, Subscribers>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
         self.table.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Box<str>, Subscribers>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
         self.table.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -85,6 +92,30 @@ impl Topics {
     /// because of one.
     pub fn publish(&self, topic: &str, msg: &Published, exclude: Option<&Conn>) -> usize {
         self.published.fetch_add(1, Ordering::Relaxed);
+        let queued = self.deliver(topic, msg, exclude);
+        if let Some(link) = self.broker.get() {
+            link.forward(topic, msg);
+        }
+        queued
+    }
+
+    /// A message another server published: delivered to every local
+    /// subscriber, not sent back to the broker.
+    pub(crate) fn publish_remote(&self, topic: &str, msg: &Published) -> usize {
+        self.deliver(topic, msg, None)
+    }
+
+    /// Connect the table to a broker: it is told every topic that has
+    /// subscribers now and from now on.
+    pub(crate) fn attach_broker(&self, link: Arc<broker::Link>) {
+        let table = self.write();
+        for topic in table.keys() {
+            link.want(topic);
+        }
+        let _ = self.broker.set(link);
+    }
+
+    fn deliver(&self, topic: &str, msg: &Published, exclude: Option<&Conn>) -> usize {
         let skip = exclude.map(key);
         let mut queued = 0;
         let mut dropped = 0;
@@ -147,17 +178,34 @@ impl Topics {
         }
         let mut table = self.write();
         for topic in topics {
-            remove(&mut table, &topic, key(conn));
+            self.remove(&mut table, &topic, key(conn));
         }
     }
 }
 
-fn remove(table: &mut HashMap<Box<str>, Subscribers>, topic: &str, key: usize) {
-    if let Some(subscribers) = table.get_mut(topic) {
-        subscribers.remove(&key);
+type Table = HashMap<Box<str>, Subscribers>;
+
+impl Topics {
+    fn add(&self, table: &mut Table, topic: &str, conn: &Arc<Conn>) {
+        let subscribers = table.entry(topic.into()).or_default();
         if subscribers.is_empty() {
-            // A topic with no subscribers costs nothing.
-            table.remove(topic);
+            if let Some(link) = self.broker.get() {
+                link.want(topic);
+            }
+        }
+        subscribers.insert(key(conn), conn.clone());
+    }
+
+    fn remove(&self, table: &mut Table, topic: &str, key: usize) {
+        if let Some(subscribers) = table.get_mut(topic) {
+            subscribers.remove(&key);
+            if subscribers.is_empty() {
+                // A topic with no subscribers costs nothing.
+                table.remove(topic);
+                if let Some(link) = self.broker.get() {
+                    link.unwant(topic);
+                }
+            }
         }
     }
 }
@@ -214,10 +262,7 @@ impl Conn {
             return Ok(false);
         }
         m.topics.push(topic.into());
-        table
-            .entry(topic.into())
-            .or_default()
-            .insert(key(self), self.clone());
+        topics.add(&mut table, topic, self);
         Ok(true)
     }
 
@@ -232,7 +277,7 @@ impl Conn {
             return false;
         };
         m.topics.remove(i);
-        remove(&mut table, topic, key(self));
+        topics.remove(&mut table, topic, key(self));
         true
     }
 
