@@ -7,13 +7,16 @@ and an app that cannot be imported fails once, cleanly."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
 import ssl
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import ferrosocket
 import pytest
@@ -30,8 +33,12 @@ import time
 
 async def app(ws):
     await ws.accept()
+    ws.subscribe("room")
     await ws.send_text(str(os.getpid()))
     async for message in ws:
+        if message.startswith("pub:"):
+            ws.publish("room", message[4:])  # to every subscriber but ws, on every worker
+            continue
         if message == "hang":
             await ws.send_text("hanging")  # the engine writes it while the loop is blocked
             time.sleep(3600)  # blocks this worker's loop: it cannot shut down
@@ -85,6 +92,25 @@ async def one_on_each(port: int, workers: int, exclude: set[int] = frozenset()) 
     pytest.fail(f"500 connections reached only the workers {sorted(held)}")
 
 
+async def until_received(
+    send: Callable[[], Awaitable[None]], receive: Callable[[], Awaitable[Any]], wanted: Callable[[Any], bool]
+) -> Any:
+    """Send, and again every half second, until `receive()` gives a wanted
+    message (a subscription on another worker reaches the bus a little
+    after the subscribe call)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STARTUP
+    while loop.time() < deadline:
+        await send()
+        try:
+            message = await asyncio.wait_for(receive(), 0.5)
+        except asyncio.TimeoutError:
+            continue
+        if wanted(message):
+            return message
+    pytest.fail(f"nothing sent reached the other worker in {STARTUP} s")
+
+
 async def close_code(ws: ClientConnection) -> int | None:
     with pytest.raises(websockets.ConnectionClosed) as info:
         while True:
@@ -136,6 +162,71 @@ async def test_a_killed_worker_is_replaced_and_the_other_keeps_its_connections(c
     await ws.close()
     output = await running.stop_and_read()
     assert f"(pid {victim}) killed by signal 9 (SIGKILL); restarting in" in output, output
+
+
+async def test_a_publish_reaches_subscribers_on_every_worker_in_order(cli, app_dir):
+    running = await cli("pidapp:app", "--workers", "2", cwd=app_dir)
+    (a, on_a), (b, on_b) = (await one_on_each(running.port, 2)).items()
+    neighbour, pid = await open_on(running.port)
+    while pid != a:  # a second subscriber on a's worker
+        await neighbour.close()
+        neighbour, pid = await open_on(running.port)
+    for sender, receiver in ((on_a, on_b), (on_b, on_a)):
+        # Until the other worker's subscription has reached the bus, a
+        # publish may find no one there: probe until one arrives.
+        await until_received(lambda s=sender: s.send("pub:probe"), receiver.recv, lambda m: m == "probe")
+        for i in range(100):
+            await sender.send(f"pub:{i}")
+        await sender.send("pub:end")
+        got = []
+        while (message := await asyncio.wait_for(receiver.recv(), TIMEOUT)) != "end":
+            if message != "probe":
+                got.append(message)
+        assert got == [str(i) for i in range(100)]
+    # The neighbour on a's worker got b's publishes, and a's through a's worker.
+    seen = set()
+    while "end" not in seen or len(seen) < 102:
+        seen.add(await asyncio.wait_for(neighbour.recv(), TIMEOUT))
+    assert {str(i) for i in range(100)} <= seen
+    for ws in (on_a, on_b, neighbour):
+        await ws.close()
+    assert await running.stop() == 0
+
+
+async def test_demo_chat_between_tabs_on_different_workers(cli):
+    running = await cli("--workers", "2")
+    base = f"ws://127.0.0.1:{running.port}/chat"
+
+    async def next_of(client: ClientConnection, kind: str) -> dict:
+        while True:
+            message = json.loads(await asyncio.wait_for(client.recv(), TIMEOUT))
+            if message["type"] == kind:
+                return message
+
+    tabs: dict[int, ClientConnection] = {}
+    for i in range(500):
+        tab = await connect(f"{base}?name=tab{i}")
+        worker = (await next_of(tab, "stats"))["worker"]  # the panel names its worker
+        if worker in tabs:
+            await tab.close()
+        else:
+            tabs[worker] = tab
+        if len(tabs) == 2:
+            break
+    assert sorted(tabs) == [1, 2]
+    one, two = tabs[1], tabs[2]
+    # Until worker 2's subscription has reached the bus.
+    chat = await until_received(lambda: one.send("anyone on worker 2?"), lambda: next_of(two, "chat"), bool)
+    assert chat["text"] == "anyone on worker 2?"
+    await two.send("yes, here")
+    while (await next_of(one, "chat"))["text"] != "yes, here":
+        pass
+    # Each tab's panel keeps counting its own worker only.
+    assert (await next_of(one, "stats"))["worker"] == 1
+    assert (await next_of(two, "stats"))["worker"] == 2
+    for tab in tabs.values():
+        await tab.close()
+    assert await running.stop() == 0
 
 
 @pytest.mark.parametrize("code", [1001, 1012])

@@ -122,7 +122,9 @@ async def chat(ws: WebSocket) -> None:
     ws.subscribe(room)
     ws.subscribe(_stats_topic(room))
     _tickers.start(hub, room)
-    hub.publish(room, _notice(f"{name} joined ({hub.subscribers(room)} here)"))
+    # subscribers() counts this process; with workers, say whose count it is.
+    where = f"on worker {_logging.worker_id}" if _logging.worker_id else "here"
+    hub.publish(room, _notice(f"{name} joined ({hub.subscribers(room)} {where})"))
     try:
         async for message in ws.iter_text():
             try:

@@ -46,19 +46,22 @@ signal kills them at once. Log lines say ``[0]`` for the supervisor and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import stat
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
-from . import _logging
+from . import _logging, _native
 from .config import WebSocketConfig
 
 __all__ = ["WorkerStartError", "supervise"]
@@ -109,6 +112,37 @@ def _bind(host: str, port: int, unix: str | None, sock: socket.socket | None, wo
             listener.close()
         raise
     return listeners
+
+
+def _unbind(listeners: list[socket.socket], unix: str | None) -> None:
+    for listener in listeners:
+        listener.close()
+    if unix is not None:
+        try:
+            os.unlink(unix)
+        except OSError:
+            pass
+
+
+def _start_bus(cleanup: contextlib.ExitStack) -> str:
+    """The local bus hub every worker joins (in a directory only this user
+    can enter); its broker URL."""
+    directory = tempfile.mkdtemp(prefix="ferrosocket-bus-")
+    cleanup.callback(shutil.rmtree, directory, True)
+    bus = _native.Bus(os.path.join(directory, "bus.sock"))
+    cleanup.callback(_close_bus, bus)
+    return bus.url
+
+
+def _close_bus(bus: _native.Bus) -> None:
+    stats = bus.stats()
+    logger.info(
+        "local bus closed: %d message(s) published, %d forwarded, %d dropped",
+        stats["published"],
+        stats["forwarded"],
+        stats["dropped"],
+    )
+    bus.close()
 
 
 def _remove_stale_socket(path: str) -> None:
@@ -234,13 +268,13 @@ class Supervisor:
                 pass
             delay = min(delay * 2, BACKOFF_MAX)
 
-    async def run(self, bind: Callable[[], list[socket.socket]]) -> None:
+    async def run(self, start: Callable[[], list[socket.socket]]) -> None:
         # Signal handlers go in before the socket is bound: a process manager
         # may send SIGTERM as soon as the port answers.
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.on_signal, sig)
-        listeners = bind()
+        listeners = start()
         # Worker i always serves the same socket, across restarts.
         self.listeners = {w.id: listeners[(w.id - 1) % len(listeners)] for w in self.workers}
         # The first worker goes alone: an app or certificate that cannot
@@ -312,23 +346,18 @@ def supervise(
         "serve": dict(serve_options, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile),
     }
     supervisor = Supervisor(spec, workers, config.shutdown_timeout + GRACE)
-    bound: list[socket.socket] = []
+    with contextlib.ExitStack() as cleanup:
 
-    def bind() -> list[socket.socket]:
-        bound.extend(_bind(host, port, unix, sock, workers))
-        return bound
+        def start() -> list[socket.socket]:
+            """Bind, and start the local bus unless a broker is given."""
+            listeners = _bind(host, port, unix, sock, workers)
+            if sock is None:
+                cleanup.callback(_unbind, listeners, unix)
+            if spec["serve"].get("broker") is None:
+                spec["serve"]["broker"] = _start_bus(cleanup)
+            return listeners
 
-    try:
-        asyncio.run(supervisor.run(bind))
-    finally:
-        if sock is None:
-            for listener in bound:
-                listener.close()
-            if unix is not None and bound:
-                try:
-                    os.unlink(unix)
-                except OSError:
-                    pass
+        asyncio.run(supervisor.run(start))
     if supervisor.failed is not None:
         raise supervisor.failed
 
