@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the package with its test
-# dependencies (and headless Chromium, with apt-get, for the demo page's
-# browser test), then Rust checks and tests, the Python suite against real
-# clients, the type stubs, and the Autobahn conformance run. The browser
+# dependencies (and, with apt-get, headless Chromium for the demo page's
+# browser test and redis-server for the broker tests), then Rust checks and
+# tests, the Python suite against real clients and a real Redis, the type
+# stubs, and the Autobahn conformance run. The browser
 # test's screenshots stay in tests/artifacts/browser/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,14 @@ if ! command -v chromium >/dev/null; then
 fi
 chromium --version
 export FERROSOCKET_REQUIRE_BROWSER=1  # the browser test may not skip here
+
+step "redis-server for the broker tests (each test starts its own, on a free port)"
+if ! command -v redis-server >/dev/null; then
+  if ! apt-get install -y redis-server >/dev/null 2>&1; then
+    apt-get update >/dev/null && apt-get install -y redis-server >/dev/null
+  fi
+fi
+redis-server --version
 
 step "cargo fmt / clippy"
 cargo fmt --all -- --check

@@ -49,5 +49,7 @@ async def held() -> AsyncIterator[Held]:
     handler.release()
 
 
-# The CLI in a subprocess (test_cli*.py): `await cli("module:app", ...)`.
+# A real redis-server per test (test_broker*.py, the workers tests): `await redis()`;
+# the CLI in a subprocess (test_cli*.py): `await cli("module:app", ...)`.
+from brokersupport import redis  # noqa: E402, F401
 from clisupport import cli  # noqa: E402, F401

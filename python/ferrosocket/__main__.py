@@ -27,6 +27,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
+from . import _native
 from .config import HTTPResponse, WebSocketConfig
 from .server import run
 from .supervisor import WorkerStartError
@@ -67,7 +68,7 @@ _HELP: dict[str, tuple[str, str]] = {
     "compression_window_bits": ("compression", "largest LZ77 window we use, 8-15 (bits)"),
     "compression_threshold": ("compression", "messages shorter than this many bytes go out uncompressed"),
 }
-_GROUPS = ["server", "limits", "timeouts", "compression", "TLS", "logging", "other settings"]
+_GROUPS = ["server", "limits", "timeouts", "compression", "TLS", "broker", "logging", "other settings"]
 
 
 def _size(n: int) -> str:
@@ -195,6 +196,19 @@ def build_parser() -> argparse.ArgumentParser:
     tls = groups["TLS"]
     tls.add_argument("--ssl-certfile", metavar="PEM", help="certificate chain file: serve wss:// (and https:// pages)")
     tls.add_argument("--ssl-keyfile", metavar="PEM", help="private key file for --ssl-certfile")
+    broker = groups["broker"]
+    broker.add_argument(
+        "--broker",
+        metavar="URL",
+        help="share topics with other servers: redis://[user:password@]host:port/db, rediss://..., "
+        "or ferrosocket+unix:///path.sock (a ferrosocket.Bus hub)",
+    )
+    broker.add_argument(
+        "--broker-prefix",
+        default="ferrosocket:",
+        metavar="PREFIX",
+        help="broker channel name = PREFIX + topic [ferrosocket:]",
+    )
     log = groups["logging"]
     log.add_argument(
         "--log-level",
@@ -253,6 +267,11 @@ def main(argv: list[str] | None = None) -> None:
         config = config_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.broker is not None:
+        try:
+            _native.check_broker(args.broker)
+        except ValueError as exc:
+            fail(f"--broker: {exc}", 2)
 
     sys.path.insert(0, ".")
     if args.app is None:
@@ -264,6 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers > 1:
         app = args.app or "ferrosocket.examples:demo"  # each worker imports it
     listen: dict[str, Any] = {"ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile, "unix": args.uds}
+    if args.broker is not None:
+        listen["broker"] = args.broker
+        listen["broker_prefix"] = args.broker_prefix
     if args.fd is not None:
         try:
             listen["sock"] = socket.socket(fileno=args.fd)

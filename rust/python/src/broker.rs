@@ -166,11 +166,14 @@ impl Bus {
         format!("ferrosocket+unix://{}", self.path)
     }
 
-    /// Counters: clients (connected now), published, forwarded, dropped.
+    /// Counters: clients, channels and subscriptions (now), published,
+    /// forwarded, dropped.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         let s = self.hub.as_ref().map(BusHub::stats).unwrap_or_default();
         d.set_item("clients", s.clients)?;
+        d.set_item("channels", s.channels)?;
+        d.set_item("subscriptions", s.subscriptions)?;
         d.set_item("published", s.published)?;
         d.set_item("forwarded", s.forwarded)?;
         d.set_item("dropped", s.dropped)?;

@@ -31,6 +31,10 @@ pub const CLIENT_QUEUE: usize = 16_384;
 pub struct BusHubStats {
     /// Processes connected now.
     pub clients: u64,
+    /// Channels with at least one subscribed process now.
+    pub channels: u64,
+    /// Subscriptions now, summed over channels.
+    pub subscriptions: u64,
     /// Messages received from processes.
     pub published: u64,
     /// Messages queued for other processes.
@@ -109,8 +113,14 @@ impl BusHub {
 
     /// Counters now.
     pub fn stats(&self) -> BusHubStats {
+        let (channels, subscriptions) = {
+            let c = self.state.channels();
+            (c.len() as u64, c.values().map(|ids| ids.len() as u64).sum())
+        };
         BusHubStats {
             clients: self.state.clients().len() as u64,
+            channels,
+            subscriptions,
             published: self.state.published.load(Ordering::Relaxed),
             forwarded: self.state.forwarded.load(Ordering::Relaxed),
             dropped: self.state.dropped.load(Ordering::Relaxed),
