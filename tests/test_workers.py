@@ -1,6 +1,7 @@
 """``--workers N``: a supervisor and real worker processes. Connections land
-on every worker, a worker killed with SIGKILL is replaced while the others'
-connections stay up, SIGTERM closes every client with 1001 (or 1012) and
+on every worker, a publish reaches subscribers on every worker (through the
+local bus, or Redis with --broker), a worker killed with SIGKILL is
+replaced while the others' connections stay up, SIGTERM closes every client with 1001 (or 1012) and
 exits 0, a worker that hangs on shutdown is killed after the grace period,
 and an app that cannot be imported fails once, cleanly."""
 
@@ -22,6 +23,7 @@ import ferrosocket
 import pytest
 import trustme
 import websockets
+from brokersupport import RedisServer, until_async
 from clisupport import STARTUP, run_cli
 from support import TIMEOUT
 from websockets.asyncio.client import ClientConnection, connect, unix_connect
@@ -191,6 +193,25 @@ async def test_a_publish_reaches_subscribers_on_every_worker_in_order(cli, app_d
     for ws in (on_a, on_b, neighbour):
         await ws.close()
     assert await running.stop() == 0
+
+
+async def test_with_a_redis_broker_each_worker_uses_redis_and_no_bus(cli, app_dir, redis):
+    broker = await redis()
+    running = await cli("pidapp:app", "--workers", "2", "--broker", broker.url(), "--log-level", "info", cwd=app_dir)
+    (_, on_a), (_, on_b) = (await one_on_each(running.port, 2)).items()
+    # Each worker subscribed its own connection to Redis: no bus in between.
+    await until_async(lambda: _numsub(broker, 2), what="both workers subscribed in Redis")
+    await until_received(lambda: on_a.send("pub:through redis"), on_b.recv, lambda m: m == "through redis")
+    await until_received(lambda: on_b.send("pub:and back"), on_a.recv, lambda m: m == "and back")
+    for ws in (on_a, on_b):
+        await ws.close()
+    output = await running.stop_and_read()
+    assert "local bus" not in output and "ferrosocket+unix" not in output, output
+    assert f"127.0.0.1:{broker.port}" in output, output
+
+
+async def _numsub(broker: RedisServer, n: int) -> bool:
+    return await broker.subscribers("ferrosocket:room") == n
 
 
 async def test_demo_chat_between_tabs_on_different_workers(cli):
