@@ -250,11 +250,13 @@ async def test_demo_chat_between_tabs_on_different_workers(cli):
     assert await running.stop() == 0
 
 
-@pytest.mark.parametrize("code", [1001, 1012])
-async def test_sigterm_closes_every_client_on_every_worker_and_exits_zero(cli, app_dir, code):
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGTERM, 1001), (signal.SIGTERM, 1012), (signal.SIGINT, 1001)], ids=str
+)
+async def test_sigterm_closes_every_client_on_every_worker_and_exits_zero(cli, app_dir, sig, code):
     running = await cli("pidapp:app", "--workers", "2", "--shutdown-code", str(code), cwd=app_dir)
     held = await one_on_each(running.port, 2)
-    running.process.send_signal(signal.SIGTERM)
+    running.process.send_signal(sig)
     codes = await asyncio.gather(*(close_code(ws) for ws in held.values()))
     assert codes == [code, code]
     returncode = await asyncio.wait_for(running.process.wait(), STARTUP)

@@ -12,13 +12,15 @@ Why SO_REUSEPORT for TCP: measured with 1000 connections to 2 workers
 shared socket let whichever worker woke first accept, and one worker took
 53-79% of connections made one after another and 75-78% of connections
 held open; with one SO_REUSEPORT socket per worker the kernel hashes
-connections across them, and the busier worker had 50-54% in both. The cost: a connection
-hashed to a worker that is restarting waits in that worker's backlog until
-the replacement serves it (the supervisor keeps every worker's socket open
-across restarts, so nothing queued there is reset), and one hashed to a
-worker that is stuck waits as long as it is stuck. Unix sockets and
-inherited descriptors cannot be split that way: their workers share the one
-socket, where the live workers take every connection.
+connections across them, and the busier worker had 50-54% in both. The
+cost: a connection hashed to a worker that is restarting waits in that
+worker's backlog until the replacement serves it (the supervisor keeps
+every worker's socket open across restarts, so nothing queued there is
+reset), and one hashed to a worker that is stuck waits as long as it is
+stuck. Unix sockets and inherited descriptors cannot be split that way:
+their workers share the one socket, where the live workers take every
+connection. Before the SO_REUSEPORT sockets a plain bind checks the port
+is free, or a second server of the same user would silently share it.
 
 Why fresh interpreters and an import string: each worker starts a new
 Python (``sys.executable``) that imports the app itself, with the
@@ -27,20 +29,25 @@ threads (the local bus hub lives on one in the supervisor). So
 ``run(app, workers=N)`` needs ``app`` as ``"module:attribute"``, as
 uvicorn does, and says so when given an object.
 
+Topics across workers: unless a broker is given (``--broker redis://...``,
+which every worker then joins itself), the supervisor serves a local bus
+(`ferrosocket.Bus`) on a Unix socket in a private temporary directory and
+every worker joins it, so a publish reaches the subscribers of every worker.
+
 Each worker gets a socketpair, its lifeline: the worker writes one byte on
 it once it serves, and watches it for end-of-file, so a supervisor killed
 with SIGKILL does not leave workers serving behind it. The first worker
 starts alone and the others once it serves, so an app or a certificate that
 cannot start fails once, with one worker's message. A worker that exits
-before it served stops the supervisor with the worker's exit code, instead
-of restarting it forever;
-one that dies later is restarted after a delay that doubles from 0.5 s to
-30 s and resets once a worker has run for 30 s. SIGTERM or SIGINT is
-forwarded as SIGTERM: every worker closes its connections (1001, or the
-configured shutdown code) and waits up to ``shutdown_timeout`` for its
-handlers; a worker still running ``GRACE`` seconds later is killed. A second
-signal kills them at once. Log lines say ``[0]`` for the supervisor and
-``[1]`` … ``[N]`` for the workers (see `_logging`).
+before it served stops the supervisor with the worker's exit code instead
+of restarting it forever; one that dies later is restarted after a delay
+that doubles from 0.5 s to 30 s and resets once a worker has run for 30 s.
+SIGTERM or SIGINT is forwarded as SIGTERM: every worker closes its
+connections (1001, or the configured shutdown code) and waits up to
+``shutdown_timeout`` for its handlers; a worker still running ``GRACE``
+seconds later is killed. A second signal kills them at once. Log lines say
+``[0]`` for the supervisor and ``[1]`` … ``[N]`` for the workers (see
+`_logging`).
 """
 
 from __future__ import annotations
