@@ -8,13 +8,13 @@ in use" and a restarted worker takes over its socket without dropping the
 connections waiting in the backlog.
 
 Why SO_REUSEPORT for TCP: measured with 1000 connections to 2 workers
-(``python bench/worker_balance.py``; figures in README "Scaling out"), one
-shared socket let whichever worker woke first accept, and one worker took
-53-79% of connections made one after another and 75-78% of connections
-held open; with one SO_REUSEPORT socket per worker the kernel hashes
-connections across them, and the busier worker had 50-54% in both. The
-cost: a connection hashed to a worker that is restarting waits in that
-worker's backlog until the replacement serves it (the supervisor keeps
+(``python bench/worker_balance.py``; figures in bench/README.md), one
+shared socket let whichever worker woke first accept a burst: with 1000
+connections opened 100 at a time and held, one worker took 73-78% of them
+(51-53% of connections made one after another); with one SO_REUSEPORT
+socket per worker the kernel hashes connections across them, 50-51% in
+both. The cost: a connection hashed to a worker that is restarting waits in
+that worker's backlog until the replacement serves it (the supervisor keeps
 every worker's socket open across restarts, so nothing queued there is
 reset), and one hashed to a worker that is stuck waits as long as it is
 stuck. Unix sockets and inherited descriptors cannot be split that way:
