@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import ssl
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -46,10 +47,11 @@ async def until_async(predicate: Callable[[], Awaitable[Any]], timeout: float = 
         await asyncio.sleep(0.05)
 
 
-async def resp(port: int, *args: str | bytes, password: str | None = None) -> Any:
-    """Send one command to Redis on `port` (after AUTH with `password`) and
-    return its reply (int, bytes, str, list, or an Exception for an error)."""
-    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
+async def resp(port: int, *args: str | bytes, password: str | None = None, tls: ssl.SSLContext | None = None) -> Any:
+    """Send one command to Redis on `port` (after AUTH with `password`, over
+    TLS with `tls`) and return its reply (int, bytes, str, list, or an
+    Exception for an error)."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, ssl=tls), 5)
     try:
         commands: list[tuple[str | bytes, ...]] = [args] if password is None else [("AUTH", password), args]
         for command in commands:
@@ -85,23 +87,32 @@ async def _read_reply(reader: asyncio.StreamReader) -> Any:
 
 
 class RedisServer:
-    """One ``redis-server`` process on 127.0.0.1 with no persistence."""
+    """One ``redis-server`` process on 127.0.0.1 with no persistence; with
+    `tls` = (certfile, keyfile, cafile) it speaks only TLS (rediss://)."""
 
-    def __init__(self, port: int, password: str | None = None) -> None:
+    def __init__(self, port: int, password: str | None = None, tls: tuple[str, str, str] | None = None) -> None:
         self.port = port
         self.password = password
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, password: str | None = None, db: int = 0) -> str:
         secret = password if password is not None else self.password
         auth = f":{secret}@" if secret else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/{db}"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://{auth}127.0.0.1:{self.port}/{db}"
 
     async def start(self) -> RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail("redis-server is not installed (scripts/test.sh installs Debian's redis-server)")
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        args = [binary, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        if self.tls:
+            cert, key, ca = self.tls
+            args += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", cert, "--tls-key-file", key]
+            args += ["--tls-ca-cert-file", ca, "--tls-auth-clients", "no"]
+        else:
+            args += ["--port", str(self.port)]
         if self.password:
             args += ["--requirepass", self.password]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -113,11 +124,12 @@ class RedisServer:
             pytest.fail(f"redis-server on port {self.port} exited with {self.process.returncode}")
         try:
             return await self.command("PING") == "PONG"
-        except OSError:
+        except (OSError, ssl.SSLError):
             return False
 
     async def command(self, *args: str | bytes) -> Any:
-        return await resp(self.port, *args, password=self.password)
+        context = ssl.create_default_context(cafile=self.tls[2]) if self.tls else None
+        return await resp(self.port, *args, password=self.password, tls=context)
 
     async def subscribers(self, channel: str) -> int:
         """How many connections are subscribed to `channel` (PUBSUB NUMSUB)."""
@@ -133,13 +145,15 @@ class RedisServer:
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Callable[..., Awaitable[RedisServer]]]:
-    """``server = await redis(password=None, port=None)``: a running
+    """``server = await redis(password=None, port=None, tls=None)``: a running
     redis-server, stopped after the test. ``RedisServer(port)`` without
     `start()` gives a port with nothing on it yet."""
     servers: list[RedisServer] = []
 
-    async def start(password: str | None = None, port: int | None = None) -> RedisServer:
-        server = RedisServer(port or free_port(), password)
+    async def start(
+        password: str | None = None, port: int | None = None, tls: tuple[str, str, str] | None = None
+    ) -> RedisServer:
+        server = RedisServer(port or free_port(), password, tls)
         servers.append(server)
         return await server.start()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import ferrosocket
 import pytest
 import rawws
+import trustme
 from brokersupport import RedisServer, broker_state, server_stats, until, until_async
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -163,6 +164,28 @@ async def test_password_protected_redis_and_a_wrong_password(cli, redis):
     assert secret not in everything and "wr0ng-pw-99" not in everything
     assert "unreachable" in outputs[2] and ":***@" in outputs[2], outputs[2]
     assert all(s["broker"]["url"] == f"redis://:***@127.0.0.1:{broker.port}/0" for s in stats)
+
+
+async def test_rediss_with_a_password(cli, redis, tmp_path, monkeypatch):
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    files = [str(tmp_path / name) for name in ("cert.pem", "key.pem", "ca.pem")]
+    cert.cert_chain_pems[0].write_to_path(files[0])
+    cert.private_key_pem.write_to_path(files[1])
+    ca.cert_pem.write_to_path(files[2])
+    secret = "tls-pw-1234"
+    broker = await redis(password=secret, tls=(files[0], files[1], files[2]))
+    # The engine trusts the system's roots; SSL_CERT_FILE points them at the test CA.
+    monkeypatch.setenv("SSL_CERT_FILE", files[2])
+    a = await start_server(cli, broker.url(), "--log-level", "info")
+    b = await start_server(cli, broker.url(), "--log-level", "info")
+    async with await room(a.port) as a1, await room(b.port) as b1:
+        await until_async(lambda: _numsub(broker, 2), what="both servers subscribed over TLS")
+        await expect_in_order(a1, [b1], 20)
+        stats = await server_stats(a.port)
+    assert stats["broker"]["url"] == f"rediss://:***@127.0.0.1:{broker.port}/0"
+    outputs = [await s.stop_and_read() for s in (a, b)]
+    assert all(secret not in out for out in outputs)
 
 
 async def test_local_bus_between_two_processes(cli, tmp_path):

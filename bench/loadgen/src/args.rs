@@ -4,6 +4,7 @@
 pub const USAGE: &str = "usage: loadgen SCENARIO --port PORT [--host 127.0.0.1] [--path /]
        [--warmup SECS] [--duration SECS] [--server-pid PID]
        [--connections N] [--inflight N] [--size BYTES] [--hold SECS]
+       [--spread-port PORT]
 scenarios: rtt-1 rtt-100 stream-64k stream-1m connect broadcast broadcast-10k
            broadcast-stalled idle";
 
@@ -23,6 +24,9 @@ pub struct Args {
     /// idle: seconds to hold the connections after "ready" unless stdin
     /// closes or gets a line first.
     pub hold: f64,
+    /// broadcast: a second server (sharing topics with the first through a
+    /// broker) that takes every other receiver; the sender stays on `port`.
+    pub spread_port: Option<u16>,
 }
 
 impl Args {
@@ -39,6 +43,7 @@ impl Args {
             inflight: None,
             size: None,
             hold: 600.0,
+            spread_port: None,
         };
         while let Some(arg) = it.next() {
             let mut val = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -54,6 +59,7 @@ impl Args {
                 "--inflight" => a.inflight = Some(num(&val("--inflight")?)?),
                 "--size" => a.size = Some(num(&val("--size")?)?),
                 "--hold" => a.hold = num(&val("--hold")?)?,
+                "--spread-port" => a.spread_port = Some(num(&val("--spread-port")?)?),
                 "-h" | "--help" => return Err("help".into()),
                 s if !s.starts_with('-') && a.scenario.is_empty() => a.scenario = s.into(),
                 s => return Err(format!("unknown argument {s}")),

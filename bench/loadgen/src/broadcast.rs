@@ -6,7 +6,9 @@
 //! Each message starts with a sequence number; receivers count messages
 //! they missed or got out of order. broadcast-stalled adds one receiver
 //! that never reads: a server that isolates slow consumers still delivers
-//! every message to the others, in order.
+//! every message to the others, in order. With `--spread-port`, every
+//! other receiver connects to a second server that shares the topic
+//! through a broker, so half the deliveries cross it.
 //!
 //! Flow control: the sender keeps at most `--inflight` (16) messages' worth
 //! of deliveries outstanding, so a server is measured at the rate it can
@@ -46,7 +48,17 @@ pub async fn run(args: &Args) -> Result<String, String> {
     let inflight = args.inflight.unwrap_or(16) as u64;
     let size = args.size.unwrap_or(64);
     let path = args.path_or("/broadcast");
-    let (socks, failed, first) = ws::open_many(&args.host, args.port, &path, n, 50).await;
+    // With --spread-port, half the receivers are on a second server that
+    // gets the messages through the broker.
+    let (socks, failed, first) = match args.spread_port {
+        None => ws::open_many(&args.host, args.port, &path, n, 50).await,
+        Some(other) => {
+            let (mut socks, f1, e1) = ws::open_many(&args.host, args.port, &path, n / 2, 50).await;
+            let (more, f2, e2) = ws::open_many(&args.host, other, &path, n - n / 2, 50).await;
+            socks.extend(more);
+            (socks, f1 + f2, e1.or(e2))
+        }
+    };
     if failed > 0 {
         return Err(format!(
             "{failed} of {n} receivers failed: {}",

@@ -103,7 +103,8 @@ pub(crate) async fn session(
             }
         }
     };
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = tokio::io::BufReader::with_capacity(64 << 10, rd);
     let mut out = Vec::new();
     let (add, _) = s.diff();
     for topic in add {
@@ -157,6 +158,7 @@ pub(crate) async fn session(
                 if n == 0 {
                     return lost("the server stopped");
                 }
+                inbox.taken(&batch);
                 for msg in batch.drain(..) {
                     let sealed = inbox.seal(&msg);
                     frame(&mut out, PUB, &format!("{prefix}{}", msg.topic), Some(&sealed));

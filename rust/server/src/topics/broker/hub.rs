@@ -4,19 +4,19 @@
 //! It holds a table channel → subscribed processes and forwards each PUB
 //! frame, unchanged and as one shared buffer, only to the processes
 //! subscribed to its channel, never back to its sender. A process that
-//! reads too slowly has its queue (at most [`CLIENT_QUEUE`] frames) fill
-//! up and then loses messages (counted in `dropped`), so one stuck worker
+//! reads too slowly has its queue (at most [`CLIENT_QUEUE`] frames and
+//! [`CLIENT_QUEUE_BYTES`]) fill up and then loses messages (counted in `dropped`), so one stuck worker
 //! never stalls the others; the hub never waits for a reader. Each
 //! process's frames are read by one task in order, which keeps every
 //! publisher's messages in publish order.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
@@ -25,6 +25,16 @@ use super::bus::{parse_pub, read_frame, PUB, SUB, UNSUB};
 
 /// Frames waiting for one process at most.
 pub const CLIENT_QUEUE: usize = 16_384;
+
+/// Bytes waiting for one process at most (past either bound its messages
+/// are dropped), so a stuck process costs the hub bounded memory.
+pub const CLIENT_QUEUE_BYTES: usize = 64 << 20;
+
+/// The hub's end of one connected process.
+struct Peer {
+    tx: mpsc::Sender<Bytes>,
+    queued: Arc<AtomicUsize>,
+}
 
 /// Counters of a hub since it started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -46,7 +56,7 @@ pub struct BusHubStats {
 #[derive(Default)]
 struct State {
     channels: Mutex<HashMap<Box<str>, HashSet<u64>>>,
-    clients: Mutex<HashMap<u64, mpsc::Sender<Bytes>>>,
+    clients: Mutex<HashMap<u64, Peer>>,
     published: AtomicU64,
     forwarded: AtomicU64,
     dropped: AtomicU64,
@@ -57,7 +67,7 @@ impl State {
         self.channels.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn clients(&self) -> std::sync::MutexGuard<'_, HashMap<u64, mpsc::Sender<Bytes>>> {
+    fn clients(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Peer>> {
         self.clients.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -72,11 +82,15 @@ impl State {
             if *id == from {
                 continue;
             }
-            if let Some(tx) = clients.get(id) {
-                match tx.try_send(frame.clone()) {
-                    Ok(()) => self.forwarded.fetch_add(1, Ordering::Relaxed),
-                    Err(_) => self.dropped.fetch_add(1, Ordering::Relaxed),
-                };
+            if let Some(peer) = clients.get(id) {
+                let len = frame.len();
+                let fits = peer.queued.fetch_add(len, Ordering::AcqRel) + len <= CLIENT_QUEUE_BYTES;
+                if fits && peer.tx.try_send(frame.clone()).is_ok() {
+                    self.forwarded.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    peer.queued.fetch_sub(len, Ordering::AcqRel);
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     }
@@ -170,15 +184,37 @@ async fn accept(listener: UnixListener, state: Arc<State>) {
     }
 }
 
+/// Bytes gathered into one write to a process at most.
+const WRITE_BATCH: usize = 256 << 10;
+
 async fn client(id: u64, stream: UnixStream, state: Arc<State>) {
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::with_capacity(64 << 10, rd);
     let (tx, mut rx) = mpsc::channel::<Bytes>(CLIENT_QUEUE);
-    state.clients().insert(id, tx);
+    let queued = Arc::new(AtomicUsize::new(0));
+    state.clients().insert(
+        id,
+        Peer {
+            tx,
+            queued: queued.clone(),
+        },
+    );
     let writer = async move {
+        // Everything queued meanwhile goes out in one write.
+        let mut out = Vec::new();
         while let Some(frame) = rx.recv().await {
-            if wr.write_all(&frame).await.is_err() {
+            out.extend_from_slice(&frame);
+            while out.len() < WRITE_BATCH {
+                match rx.try_recv() {
+                    Ok(frame) => out.extend_from_slice(&frame),
+                    Err(_) => break,
+                }
+            }
+            queued.fetch_sub(out.len(), Ordering::AcqRel);
+            if wr.write_all(&out).await.is_err() {
                 break;
             }
+            out.clear();
         }
     };
     let mut subscribed: HashSet<Box<str>> = HashSet::new();

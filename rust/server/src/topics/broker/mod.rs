@@ -16,10 +16,10 @@
 //! resubscribe is the same diff against an empty set.
 //!
 //! Publishing never waits for the broker: a local publish is delivered
-//! locally first, then handed to the task through a bounded queue with
-//! `try_send` (a full queue drops the message for the broker and counts it
-//! in `dropped`). One queue and one task keep each publisher's messages in
-//! publish order. While the broker is unreachable, what is queued is
+//! locally first, then handed to the task through a queue bounded in
+//! messages and in bytes ([`MAX_QUEUE_BYTES`]) with `try_send`; a full
+//! queue drops the message for the broker and counts it in `dropped`. One
+//! queue and one task keep each publisher's messages in publish order. While the broker is unreachable, what is queued is
 //! discarded and counted in `unsent`: pub/sub is at-most-once, and stale
 //! messages replayed after an outage would arrive out of their time.
 //!
@@ -40,7 +40,7 @@ mod redis;
 mod url;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -56,6 +56,11 @@ pub use url::{BrokerUrl, BrokerUrlError};
 /// Messages waiting for the broker task at most; past it publishes are
 /// dropped for the broker (counted), never waited for.
 pub const DEFAULT_QUEUE: usize = 16_384;
+
+/// Payload bytes waiting for the broker task at most (the same rule: past
+/// it a publish is dropped for the broker), so a burst of large messages
+/// cannot hold unbounded memory.
+pub const MAX_QUEUE_BYTES: usize = 64 << 20;
 
 /// The default channel prefix: a topic `room` is the Redis channel
 /// `ferrosocket:room`.
@@ -150,6 +155,8 @@ pub(crate) struct Outgoing {
 pub(crate) struct Link {
     origin: u64,
     queue: mpsc::Sender<Outgoing>,
+    /// Payload bytes in `queue`.
+    queued_bytes: AtomicUsize,
     wanted: Mutex<HashSet<Box<str>>>,
     changed: Notify,
     state: AtomicU8,
@@ -178,6 +185,12 @@ impl Link {
 
     /// Hand a local publish to the broker task; never waits.
     pub(crate) fn forward(&self, topic: &str, msg: &Published) {
+        let len = msg.len();
+        if self.queued_bytes.fetch_add(len, Ordering::AcqRel) + len > MAX_QUEUE_BYTES && len > 0 {
+            self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let out = Outgoing {
             topic: topic.into(),
             opcode: msg.opcode(),
@@ -185,8 +198,15 @@ impl Link {
             payload: msg.payload(),
         };
         if self.queue.try_send(out).is_err() {
+            self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The broker task took `batch` off the queue.
+    fn taken(&self, batch: &[Outgoing]) {
+        let bytes: usize = batch.iter().map(|o| o.payload.len()).sum();
+        self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
     }
 
     fn set_state(&self, state: BrokerState) {
@@ -263,6 +283,11 @@ impl Inbox<'_> {
         }
     }
 
+    /// The task took `batch` off the queue.
+    pub fn taken(&self, batch: &[Outgoing]) {
+        self.link.taken(batch);
+    }
+
     /// The envelope to send for `out`.
     pub fn seal(&self, out: &Outgoing) -> Vec<u8> {
         envelope::seal(self.link.origin, out)
@@ -292,6 +317,7 @@ impl Broker {
         let link = Arc::new(Link {
             origin: envelope::new_origin(),
             queue: tx,
+            queued_bytes: AtomicUsize::new(0),
             wanted: Mutex::new(HashSet::new()),
             changed: Notify::new(),
             state: AtomicU8::new(BrokerState::Connecting as u8),
@@ -391,6 +417,7 @@ async fn run(
                     if n == 0 {
                         return; // the table is gone
                     }
+                    link.taken(&batch);
                     link.unsent.fetch_add(n as u64, Ordering::Relaxed);
                     batch.clear();
                 }
@@ -442,6 +469,47 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_queue_drops_for_the_broker_and_never_blocks_the_publisher() {
+        // A runtime that never runs: the broker task cannot drain the queue.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let topics = Arc::new(Topics::default());
+        let mut config = BrokerConfig::new("ferrosocket+unix:///nonexistent/bus.sock").unwrap();
+        config.queue = 2;
+        let broker = {
+            let _guard = rt.enter();
+            Broker::start(config, &topics, Arc::new(|_, _| {}))
+        };
+        let msg = Published::new(OpCode::Text, b"hi", false);
+        for _ in 0..5 {
+            assert_eq!(topics.publish("room", &msg, None), 0);
+        }
+        let stats = broker.stats();
+        assert_eq!((stats.dropped, stats.published, stats.unsent), (3, 0, 0));
+        assert_eq!(stats.state, BrokerState::Connecting);
+        assert_eq!(stats.url, "ferrosocket+unix:///nonexistent/bus.sock");
+    }
+
+    #[test]
+    fn the_queue_is_bounded_in_bytes_too() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let topics = Arc::new(Topics::default());
+        let config = BrokerConfig::new("ferrosocket+unix:///nonexistent/bus.sock").unwrap();
+        let broker = {
+            let _guard = rt.enter();
+            Broker::start(config, &topics, Arc::new(|_, _| {}))
+        };
+        let big = Published::new(OpCode::Binary, &vec![0u8; MAX_QUEUE_BYTES / 2 + 1], false);
+        topics.publish("room", &big, None);
+        topics.publish("room", &big, None);
+        topics.publish("room", &Published::new(OpCode::Text, b"small", false), None);
+        assert_eq!(broker.stats().dropped, 1);
+    }
 
     #[test]
     fn backoff_grows_to_its_cap_and_jitters() {

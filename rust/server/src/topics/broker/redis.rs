@@ -120,6 +120,7 @@ pub(crate) async fn session(
                     return failed(true, "the server stopped");
                 }
                 let mut pipe = redis::pipe();
+                inbox.taken(&batch);
                 for msg in batch.drain(..) {
                     pipe.cmd("PUBLISH")
                         .arg(format!("{prefix}{}", msg.topic))
