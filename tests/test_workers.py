@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -248,6 +249,75 @@ async def test_demo_chat_between_tabs_on_different_workers(cli):
     for tab in tabs.values():
         await tab.close()
     assert await running.stop() == 0
+
+
+async def replacement_of(running: Any, known: set[int]) -> int:
+    """The pid of a worker not in `known`, once one serves a connection."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STARTUP
+    while loop.time() < deadline:
+        ws, pid = await open_on(running.port)
+        await ws.close()
+        if pid not in known:
+            return pid
+    pytest.fail("no new worker served a connection")
+
+
+async def test_a_worker_that_keeps_dying_is_restarted_later_each_time(cli, app_dir):
+    running = await cli("pidapp:app", "--workers", "2", "--log-level", "info", cwd=app_dir)
+    known = set(await one_on_each(running.port, 2))
+    victim = min(known)
+    for _ in range(2):  # the same slot dies twice: its first worker, then the replacement
+        os.kill(victim, signal.SIGKILL)
+        victim = await replacement_of(running, known)
+        known.add(victim)
+    output = await running.stop_and_read()
+    delays = re.findall(r"killed by signal 9 \(SIGKILL\); restarting in (\d+\.\d) s", output)
+    assert delays == ["0.5", "1.0"], output
+
+
+async def test_workers_of_a_killed_supervisor_shut_down(cli, app_dir):
+    running = await cli("pidapp:app", "--workers", "2", cwd=app_dir)
+    held = await one_on_each(running.port, 2)
+    running.process.kill()
+    codes = await asyncio.gather(*(close_code(ws) for ws in held.values()))
+    assert codes == [1001, 1001]  # each worker saw its lifeline close and shut down
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STARTUP
+    while any(Path(f"/proc/{pid}").exists() for pid in held) and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in held)
+
+
+async def test_workers_share_an_inherited_socket(app_dir):
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ferrosocket",
+        "pidapp:app",
+        "--workers",
+        "2",
+        "--fd",
+        str(listener.fileno()),
+        "--log-level",
+        "warning",
+        cwd=app_dir,
+        pass_fds=(listener.fileno(),),
+    )
+    listener.close()
+    try:
+        held = await one_on_each(port, 2)
+        assert all(parent_of(pid) == process.pid for pid in held)
+        for ws in held.values():
+            await ws.close()
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), STARTUP) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 @pytest.mark.parametrize(
