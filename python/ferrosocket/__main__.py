@@ -184,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="N",
-        help="worker processes serving one listening socket, restarted when they die [1]",
+        help="worker processes serving one port, restarted when they die; they share topics "
+        "through a local bus, or through --broker [1]",
     )
     server.add_argument(
         "--shutdown-code",
