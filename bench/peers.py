@@ -4,7 +4,8 @@ A command is a list with ``{port}``, ``{python}`` and ``{target}`` (the cargo
 target dir) filled in at start. ``broadcast`` is the command for the
 broadcast scenario: the same as ``cmd`` for the peer scripts (they serve
 /broadcast themselves), a different app for ferrosocket's Python package,
-and None where the server has no relay (the Rust-only echo).
+and None where the server has no relay (the Rust-only echo); a `cmd` of
+None runs only in the broadcast scenarios (two workers on the local bus).
 
 ``kind`` decides the ratios: "peer" servers compete for "best peer";
 websockets is the fixed baseline; ferrosocket entries are measured against
@@ -22,7 +23,7 @@ BASELINE = "websockets"
 class Server:
     name: str
     kind: str  # "peer" | "ferrosocket"
-    cmd: tuple[str, ...]
+    cmd: tuple[str, ...] | None
     broadcast: tuple[str, ...] | None
 
     def command(self, scenario: str) -> tuple[str, ...] | None:
@@ -61,6 +62,14 @@ SERVERS: tuple[Server, ...] = (
     _peer("granian", "granian_server.py"),
     _ferro("ferrosocket"),
     _ferro("ferrosocket-uvloop", "--loop", "uvloop"),
+    # Two worker processes sharing topics through the local bus: the cost of
+    # crossing processes (broadcast only; the echo scenarios need no bus).
+    Server(
+        "ferrosocket-2workers",
+        "ferrosocket",
+        None,
+        _ferro("-", "--workers", "2").broadcast,
+    ),
     # The engine with no Python: the limit, not a competitor. No relay.
     Server(
         "ferrosocket-rust",

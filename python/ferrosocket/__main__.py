@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 from . import _native
 from .config import HTTPResponse, WebSocketConfig
 from .server import run
+from .supervisor import WorkerStartError
 
 PROG = "python -m ferrosocket"
 
@@ -178,6 +179,21 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--uds", metavar="PATH", help="listen on this Unix domain socket instead of host:port")
     server.add_argument("--fd", type=int, help="serve on this already listening socket descriptor (systemd)")
     server.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"], help="event loop [asyncio]")
+    server.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes serving one port, restarted when they die; they share topics "
+        "through a local bus, or through --broker [1]",
+    )
+    server.add_argument(
+        "--shutdown-code",
+        type=int,
+        default=1001,
+        choices=[1001, 1012],
+        help="close code sent to clients on SIGTERM/SIGINT: 1001 going away, 1012 service restart [1001]",
+    )
     tls = groups["TLS"]
     tls.add_argument("--ssl-certfile", metavar="PEM", help="certificate chain file: serve wss:// (and https:// pages)")
     tls.add_argument("--ssl-keyfile", metavar="PEM", help="private key file for --ssl-certfile")
@@ -246,6 +262,8 @@ def main(argv: list[str] | None = None) -> None:
         fail("--ssl-certfile and --ssl-keyfile go together: give both", 2)
     if args.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
         fail("--loop uvloop needs the uvloop package, which is not installed (pip install uvloop)", 2)
+    if args.workers < 1:
+        fail(f"--workers must be at least 1, got {args.workers}", 2)
     try:
         config = config_from_args(args)
     except ValueError as exc:
@@ -260,9 +278,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.app is None:
         from .examples import demo
 
-        app = demo
+        app: Any = demo
     else:
-        app = load_app(args.app)
+        app = load_app(args.app)  # in the supervisor too: a bad app fails once, here
+    if args.workers > 1:
+        app = args.app or "ferrosocket.examples:demo"  # each worker imports it
     listen: dict[str, Any] = {"ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile, "unix": args.uds}
     if args.broker is not None:
         listen["broker"] = args.broker
@@ -281,8 +301,12 @@ def main(argv: list[str] | None = None) -> None:
             log_level=args.log_level,
             access_log=args.access_log,
             loop=args.loop,
+            workers=args.workers,
+            shutdown_code=args.shutdown_code,
             **listen,
         )
+    except WorkerStartError as exc:  # the worker printed why; the supervisor logged it
+        raise SystemExit(exc.exit_code) from None
     except OSError as exc:  # only start-up raises: handlers' errors are logged
         fail(_bind_error(args, exc), 1)
     except ValueError as exc:  # e.g. TLS with only one of the two files

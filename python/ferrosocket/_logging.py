@@ -8,7 +8,8 @@ silences the second one only; refusals are still counted in
 ``server.stats()["handshakes_refused"]``.
 
 Every line carries the worker id (``ferrosocket[0]:``): 0 for a single
-process; a worker supervisor sets `worker_id` in each worker it starts.
+process and for the supervisor of ``--workers N``, which sets `worker_id` to
+1 … N in the workers it starts (see `supervisor`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ __all__ = ["ACCESS", "FORMAT", "configure", "worker_id"]
 ACCESS = "ferrosocket.access"
 FORMAT = "%(asctime)s %(levelname)s %(name)s[%(worker)s]: %(message)s"
 
-#: The id of this worker process; 0 when there is a single process.
+#: The id of this worker process; 0 for a single process or the supervisor.
 worker_id = 0
 
 

@@ -6,8 +6,11 @@
 * `chat` is the demo's chat: rooms (``/chat?room=name``, default "lobby")
   are topics; `demo` is the whole demo app (page at ``/``, chat at
   ``/chat``, echo at ``/echo``, and its icon). The page's live panel shows
-  the server's own counters (``server.stats()``), published to the room once
-  a second.
+  the server's own counters (``server.stats()``) once a second. With
+  ``--workers N`` a room's members may be on different workers: chat goes to
+  all of them through the bus, but each worker's counters go, on a topic of
+  that worker's own, only to the members it serves, and the panel says which
+  worker that is.
 
 Both relays use topics (`ferrosocket.topics`): the engine frames each
 message once and delivers it to every subscriber from Rust, and a member
@@ -22,6 +25,7 @@ import json
 import time
 from importlib import resources
 
+from . import _logging
 from .config import HTTPResponse
 from .server import Handler, Server
 from .websocket import WebSocket
@@ -48,9 +52,15 @@ async def broadcast(ws: WebSocket) -> None:
         ws.publish("broadcast", message)
 
 
+def _stats_topic(room: str) -> str:
+    """This worker's panel topic for `room`: subscribers on other workers
+    (reached through the bus) never subscribe to it."""
+    return f"stats:{_logging.worker_id}:{room}"
+
+
 class _Tickers:
-    """One task per room with members: it publishes the server's stats to
-    the room once a second, and ends when the room is empty."""
+    """One task per room with members on this worker: it publishes this
+    worker's stats to them once a second, and ends when they are gone."""
 
     def __init__(self) -> None:
         self.tasks: dict[str, asyncio.Task[None]] = {}
@@ -62,7 +72,8 @@ class _Tickers:
 
     async def _tick(self, server: Server, room: str) -> None:
         before, then = server.stats(), time.monotonic()
-        while server.subscribers(room):
+        topic = _stats_topic(room)
+        while server.subscribers(topic):
             await asyncio.sleep(1.0)
             now, stats = time.monotonic(), server.stats()
             if not stats:  # the server stopped
@@ -76,9 +87,10 @@ class _Tickers:
                 "in_per_s": round((stats["messages_in"] - before["messages_in"]) / elapsed, 1),
                 "out_per_s": round((sent - sent_before) / elapsed, 1),
                 "refused": sum(stats["handshakes_refused"].values()),
+                "worker": _logging.worker_id,
             }
             before, then = stats, now
-            server.publish(room, json.dumps(panel))
+            server.publish(topic, json.dumps(panel))
 
 
 _tickers = _Tickers()
@@ -101,14 +113,18 @@ async def chat(ws: WebSocket) -> None:
     renames without reconnecting; ``{"type": "ping", "id"}`` is answered to
     the sender alone with ``{"type": "pong", "id"}`` (the page's round-trip
     time). Everyone gets ``notice`` messages (joined, left, renamed) and,
-    once a second, the server's ``stats``."""
+    once a second, the ``stats`` of the worker serving it (``worker``: its
+    id, 0 for a single process)."""
     await ws.accept()
     name = _clean_name(ws.query_params.get("name"), f"guest-{ws.client[1] if ws.client else 0}")
     room = "chat:" + (ws.query_params.get("room") or "lobby")[:64]
     hub = ws.served_by
     ws.subscribe(room)
+    ws.subscribe(_stats_topic(room))
     _tickers.start(hub, room)
-    hub.publish(room, _notice(f"{name} joined ({hub.subscribers(room)} here)"))
+    # subscribers() counts this process; with workers, say whose count it is.
+    where = f"on worker {_logging.worker_id}" if _logging.worker_id else "here"
+    hub.publish(room, _notice(f"{name} joined ({hub.subscribers(room)} {where})"))
     try:
         async for message in ws.iter_text():
             try:
@@ -132,6 +148,7 @@ async def chat(ws: WebSocket) -> None:
         # Subscriptions end with the connection anyway; leaving first keeps
         # the notice from being queued for a socket that is gone.
         ws.unsubscribe(room)
+        ws.unsubscribe(_stats_topic(room))
         hub.publish(room, _notice(f"{name} left"))
 
 

@@ -354,7 +354,7 @@ def serve(
 
 
 def run(
-    app: App,
+    app: App | str,
     host: str = "127.0.0.1",
     port: int = 8765,
     *,
@@ -362,14 +362,40 @@ def run(
     log_level: str | int | None = "info",
     access_log: bool = True,
     loop: str = "asyncio",
+    workers: int = 1,
+    shutdown_code: int = 1001,
+    _lifeline: socket.socket | None = None,
     **listen: Any,
 ) -> None:
     """Serve `app` until SIGINT or SIGTERM, then close every connection with
-    1001 and wait for the handlers. `loop` is ``"asyncio"`` or ``"uvloop"``;
-    `listen` takes `serve()`'s ssl_certfile, ssl_keyfile, unix, sock, broker
-    and broker_prefix.
-    `access_log=False` silences the per-connection lines (see `_logging`)."""
+    `shutdown_code` (1001 "going away"; 1012 tells clients the service
+    restarts) and wait for the handlers. `app` may be an import string
+    ``"module:attribute"``. `loop` is ``"asyncio"`` or ``"uvloop"``; `listen`
+    takes `serve()`'s ssl_certfile, ssl_keyfile, unix, sock, broker and
+    broker_prefix.
+    `access_log=False` silences the per-connection lines (see `_logging`).
+
+    ``workers=N`` (N > 1) binds once and runs N worker processes under a
+    supervisor that restarts the ones that die (see `ferrosocket.supervisor`);
+    each worker imports the app, so `app` must then be an import string."""
+    if shutdown_code not in (1001, 1012):
+        raise ValueError(f"shutdown_code must be 1001 (going away) or 1012 (service restart), got {shutdown_code!r}")
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
+    if loop not in ("asyncio", "uvloop"):
+        raise ValueError('loop must be "asyncio" or "uvloop"')
+    if workers > 1:
+        from .supervisor import supervise
+
+        options = dict(log_level=log_level, access_log=access_log, loop=loop, shutdown_code=shutdown_code)
+        supervise(app, host, port, workers, config=config or WebSocketConfig(), **options, **listen)
+        return
+    if isinstance(app, str):
+        from .__main__ import load_app
+
+        app = load_app(app)
     _logging.configure(log_level, access_log)
+    served: App = app
 
     async def main() -> None:
         # Handlers go in before the socket is bound: a supervisor may send
@@ -378,17 +404,38 @@ def run(
         running = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             running.add_signal_handler(sig, stop.set)
-        server = await serve(app, host, port, config=config, **listen)
+        server = await serve(served, host, port, config=config, **listen)
+        if _lifeline is not None:
+            _watch_lifeline(running, _lifeline, stop)
         await stop.wait()
-        logger.info("shutting down: closing %d connection(s) with 1001", server.connections)
-        server.close(1001, "server shutting down")
+        logger.info("shutting down: closing %d connection(s) with %d", server.connections, shutdown_code)
+        server.close(shutdown_code, "server shutting down" if shutdown_code == 1001 else "server restarting")
         await server.wait_closed()
 
     if loop == "uvloop":
         import uvloop
 
         uvloop.run(main())
-    elif loop == "asyncio":
-        asyncio.run(main())
     else:
-        raise ValueError('loop must be "asyncio" or "uvloop"')
+        asyncio.run(main())
+
+
+def _watch_lifeline(loop: asyncio.AbstractEventLoop, lifeline: socket.socket, stop: asyncio.Event) -> None:
+    """A worker tells its supervisor it serves, and stops when the
+    supervisor is gone (end-of-file on the lifeline, see `supervisor`)."""
+    lifeline.setblocking(False)
+    lifeline.send(b"r")
+
+    def readable() -> None:
+        try:
+            if lifeline.recv(1):
+                return
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        loop.remove_reader(lifeline)
+        logger.warning("the supervisor is gone: shutting down")
+        stop.set()
+
+    loop.add_reader(lifeline, readable)
