@@ -59,7 +59,10 @@ SERVERS: tuple[Server, ...] = (
     _peer("uvicorn-websockets", "uvicorn_server.py", "--ws", "websockets"),
     _peer("uvicorn-wsproto", "uvicorn_server.py", "--ws", "wsproto"),
     _peer("granian", "granian_server.py"),
+    # The default: the engine on the loop's thread (ferrosocket.EventLoop).
     _ferro("ferrosocket"),
+    # The engine on one I/O thread (--threads 1), the bridge of any other loop.
+    _ferro("ferrosocket-thread", "--threads", "1"),
     _ferro("ferrosocket-uvloop", "--loop", "uvloop"),
     # The engine with no Python: the limit, not a competitor. No relay.
     Server(
