@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -20,9 +19,7 @@ import ferrosocket
 import pytest
 from ferrosocket import WebSocketConfig
 from rawws import RawClient
-from support import Held, fast_config
-
-BRIDGE = os.environ.get("FERROSOCKET_BRIDGE", "loop")
+from support import BRIDGE, Held, fast_config
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:

@@ -11,7 +11,6 @@ they run the same in both FERROSOCKET_BRIDGE modes of the suite.
 from __future__ import annotations
 
 import asyncio
-import os
 import selectors
 import signal
 import socket
@@ -24,9 +23,8 @@ from pathlib import Path
 import ferrosocket
 import pytest
 import websockets
-from conftest import BRIDGE
 from ferrosocket import WebSocket
-from support import TIMEOUT, echo, fast_config, url
+from support import BRIDGE, TIMEOUT, echo, fast_config, url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,7 +72,7 @@ def test_a_stock_loop_keeps_io_threads_and_ferrosockets_loop_runs_on_it():
     assert asyncio.run(mode()) == (False, "x")
     on_loop, echoed = on_event_loop(mode)
     assert echoed == "x"
-    assert on_loop == (os.environ.get("FERROSOCKET_BRIDGE", "loop") == "loop")
+    assert on_loop == (BRIDGE == "loop")
 
 
 async def test_blocking_handler_stalls_then_every_connection_resumes(serve):

@@ -112,6 +112,16 @@ pub struct Selector {
     signals: Vec<(RawFd, Arc<Signal>)>,
     selector_key: Py<PyAny>,
     buf: Vec<libc::epoll_event>,
+    /// The last `select()` ran the engine (see `select`).
+    ran: bool,
+    /// For readiness checks outside the runtime, where nothing waits.
+    noop: Waker,
+}
+
+struct NoWake;
+
+impl std::task::Wake for NoWake {
+    fn wake(self: Arc<Self>) {}
 }
 
 fn closed() -> PyErr {
@@ -241,6 +251,8 @@ impl Selector {
             signals: Vec::new(),
             selector_key: py.import("selectors")?.getattr("SelectorKey")?.unbind(),
             buf: Vec::with_capacity(64),
+            ran: false,
+            noop: Waker::from(Arc::new(NoWake)),
         })
     }
 
@@ -283,12 +295,13 @@ impl Selector {
         let fd = self.lookup(py, fileobj)?;
         let reg = self.regs.remove(&fd).expect("looked up");
         self.map.bind(py).del_item(fd)?;
-        if !self.is_engine_fd(fd) {
-            if let Ok(epfd) = self.epfd() {
-                // A descriptor closed before it was unregistered is already
-                // gone from the epoll set (EpollSelector ignores this too).
-                let _ = epoll_ctl(epfd, libc::EPOLL_CTL_DEL, fd, 0);
-            }
+        if self.is_engine_fd(fd) {
+            // The hub's server is shutting down: forget its signal.
+            self.signals.retain(|(f, _)| *f != fd);
+        } else if let Ok(epfd) = self.epfd() {
+            // A descriptor closed before it was unregistered is already
+            // gone from the epoll set (EpollSelector ignores this too).
+            let _ = epoll_ctl(epfd, libc::EPOLL_CTL_DEL, fd, 0);
         }
         Ok(reg.key)
     }
@@ -359,6 +372,27 @@ impl Selector {
         let rt = self.rt.clone().ok_or_else(closed)?;
         let epoll = self.epoll.as_ref().ok_or_else(closed)?;
         let limit = timeout.map(|t| Duration::from_secs_f64(t.max(0.0)));
+        // asyncio polls with timeout 0 when it has callbacks ready, which
+        // is once per message: the drain's results wake tasks. Right after
+        // a round of the engine that poll skips the engine (a level-triggered
+        // descriptor and the engine's news keep until the next call), so the
+        // engine runs at least every other iteration and never starves.
+        // Measured: one block_on and one epoll_wait less per message.
+        if self.ran && limit.is_some_and(|d| d.is_zero()) {
+            self.ran = false;
+            let list = PyList::empty(py);
+            // Python's descriptors: only if the reactor saw its epoll ready.
+            let mut cx = std::task::Context::from_waker(&self.noop);
+            if let Poll::Ready(Ok(_)) = epoll.poll_read_ready(&mut cx) {
+                let mut buf = std::mem::take(&mut self.buf);
+                poll_python(epoll.as_raw_fd(), &mut buf);
+                self.append_ready(py, &list, &buf)?;
+                self.buf = buf;
+            }
+            self.append_news(py, &list)?;
+            return Ok(list);
+        }
+        self.ran = true;
         let mut buf = std::mem::take(&mut self.buf);
         let cap = self.regs.len().clamp(8, 1024);
         if buf.capacity() < cap {
@@ -371,30 +405,8 @@ impl Selector {
                 .block_on(wait(&rt.wake, epoll, signals, regs, limit, buf))
         });
         let list = PyList::empty(py);
-        for ev in &seen.events {
-            let fd = ev.u64 as RawFd;
-            let Some(reg) = self.regs.get(&fd) else {
-                continue;
-            };
-            let mut mask = 0;
-            if ev.events & !(libc::EPOLLIN as u32) != 0 {
-                mask |= EVENT_WRITE;
-            }
-            if ev.events & !(libc::EPOLLOUT as u32) != 0 {
-                mask |= EVENT_READ;
-            }
-            let mask = mask & reg.events;
-            if mask != 0 {
-                list.append((reg.key.bind(py), mask))?;
-            }
-        }
-        for (fd, signal) in &self.signals {
-            if signal.has_news() {
-                if let Some(reg) = self.regs.get(fd) {
-                    list.append((reg.key.bind(py), EVENT_READ))?;
-                }
-            }
-        }
+        self.append_ready(py, &list, &seen.events)?;
+        self.append_news(py, &list)?;
         self.buf = seen.events;
         Ok(list)
     }
@@ -431,6 +443,45 @@ impl Selector {
 }
 
 impl Selector {
+    /// `(key, events)` for each of Python's descriptors in `events`.
+    fn append_ready(
+        &self,
+        py: Python<'_>,
+        list: &Bound<'_, PyList>,
+        events: &[libc::epoll_event],
+    ) -> PyResult<()> {
+        for ev in events {
+            let fd = ev.u64 as RawFd;
+            let Some(reg) = self.regs.get(&fd) else {
+                continue;
+            };
+            let mut mask = 0;
+            if ev.events & !(libc::EPOLLIN as u32) != 0 {
+                mask |= EVENT_WRITE;
+            }
+            if ev.events & !(libc::EPOLLOUT as u32) != 0 {
+                mask |= EVENT_READ;
+            }
+            let mask = mask & reg.events;
+            if mask != 0 {
+                list.append((reg.key.bind(py), mask))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The keys of hubs with news, for `select()`'s result.
+    fn append_news(&self, py: Python<'_>, list: &Bound<'_, PyList>) -> PyResult<()> {
+        for (fd, signal) in &self.signals {
+            if signal.has_news() {
+                if let Some(reg) = self.regs.get(fd) {
+                    list.append((reg.key.bind(py), EVENT_READ))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn lookup(&self, py: Python<'_>, fileobj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
         let fd = match fileobj_to_fd(fileobj) {
             Ok(fd) => fd,
