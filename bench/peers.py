@@ -60,7 +60,10 @@ SERVERS: tuple[Server, ...] = (
     _peer("uvicorn-websockets", "uvicorn_server.py", "--ws", "websockets"),
     _peer("uvicorn-wsproto", "uvicorn_server.py", "--ws", "wsproto"),
     _peer("granian", "granian_server.py"),
+    # The default: the engine on the loop's thread (ferrosocket.EventLoop).
     _ferro("ferrosocket"),
+    # The engine on one I/O thread (--threads 1), the bridge of any other loop.
+    _ferro("ferrosocket-thread", "--threads", "1"),
     _ferro("ferrosocket-uvloop", "--loop", "uvloop"),
     # Two worker processes sharing topics through the local bus: the cost of
     # crossing processes (broadcast only; the echo scenarios need no bus).

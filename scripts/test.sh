@@ -56,8 +56,13 @@ ruff check python tests scripts bench
 ruff format --check python tests scripts bench
 python -m mypy.stubtest ferrosocket._native
 
-step "Python tests"
-(cd tests && python -m pytest -q -p no:cacheprovider .)
+# Once per bridge mode (tests/conftest.py): the engine on the loop's thread
+# (ferrosocket.EventLoop, the default), then on I/O threads (the stock loop).
+step "Python tests, engine on the loop's thread"
+(cd tests && FERROSOCKET_BRIDGE=loop python -m pytest -q -p no:cacheprovider .)
 
-step "Autobahn conformance (kosoku)"
+step "Python tests, engine on I/O threads"
+(cd tests && FERROSOCKET_BRIDGE=thread python -m pytest -q -p no:cacheprovider .)
+
+step "Autobahn conformance (kosoku): Rust echo, Python echo in both bridge modes"
 python scripts/conformance.py

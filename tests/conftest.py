@@ -1,8 +1,16 @@
 """Fixtures: in-process servers on port 0, raw-socket clients, and a handler
-that hands its WebSocket to the test (see support.py)."""
+that hands its WebSocket to the test (see support.py).
+
+The bridge mode under test is FERROSOCKET_BRIDGE (scripts/test.sh runs the
+suite once per mode): ``loop`` (the default) runs every test on a
+`ferrosocket.EventLoop`, so in-process servers run the engine on the loop's
+thread; ``thread`` runs them on asyncio's stock loop, where servers use I/O
+threads. The CLI's subprocesses inherit the variable, and ferrosocket reads
+it too, so they run in the same mode."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -11,7 +19,17 @@ import ferrosocket
 import pytest
 from ferrosocket import WebSocketConfig
 from rawws import RawClient
-from support import Held, fast_config
+from support import BRIDGE, Held, fast_config
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
+    if BRIDGE == "thread":
+        return {"stock-loop": asyncio.new_event_loop}
+    return {"ferrosocket-loop": ferrosocket.new_event_loop}
+
+
+def pytest_report_header() -> str:
+    return f"ferrosocket bridge: {BRIDGE} (FERROSOCKET_BRIDGE)"
 
 
 @pytest.fixture

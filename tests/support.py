@@ -10,6 +10,7 @@ exception back to the test, and `Held` gives the test the `WebSocket` itself.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,9 @@ import ferrosocket
 from ferrosocket import WebSocket, WebSocketConfig
 
 TIMEOUT = 5.0
+
+#: The bridge mode the suite runs in (see conftest.py): "loop" or "thread".
+BRIDGE = os.environ.get("FERROSOCKET_BRIDGE", "loop")
 
 
 def fast_config(**kwargs: Any) -> WebSocketConfig:

@@ -152,7 +152,7 @@ def test_help_groups_flags_in_order():
     ("group", "flag", "words"),
     [
         ("server", "--port", ["port", "0 picks"]),
-        ("server", "--threads", ["threads", "[1]"]),
+        ("server", "--threads", ["threads", "none, on the loop's thread"]),
         ("limits", "--max-message-size", ["bytes", "1009", "16 MiB"]),
         ("limits", "--write-high-water", ["bytes", "64 KiB"]),
         ("timeouts", "--ping-interval", ["seconds", "0 disables", "[20.0]"]),

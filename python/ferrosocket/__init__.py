@@ -12,7 +12,9 @@ Write ``async def handler(ws)`` with Starlette's semantics and serve it::
     ferrosocket.run({"/echo": echo}, host="127.0.0.1", port=8765)
 
 Sockets, framing, UTF-8 validation, pings and close handshakes run in Rust on
-tokio threads; handlers run on the asyncio loop.
+tokio: on the loop's own thread when ferrosocket made the loop (`run()`, the
+CLI, `new_event_loop()`), on I/O threads otherwise; handlers run on the
+asyncio loop.
 """
 
 from . import status
@@ -21,6 +23,7 @@ from ._native import Binary, Bus, Close, Text
 from .client import ClientSSL, ClientWebSocket, InvalidHandshake, InvalidStatus, connect
 from .config import HTTPResponse, WebSocketConfig
 from .datastructures import URL, Address, CloseCode, Headers, MutableHeaders, QueryParams
+from .eventloop import EventLoop, new_event_loop
 from .server import App, Handler, Server, run, serve
 from .states import WebSocketState
 from .websocket import Message, WebSocket
@@ -38,6 +41,7 @@ __all__ = [
     "InvalidStatus",
     "Close",
     "CloseCode",
+    "EventLoop",
     "HTTPResponse",
     "Handler",
     "Headers",
@@ -55,6 +59,7 @@ __all__ = [
     "WebSocketException",
     "WebSocketState",
     "connect",
+    "new_event_loop",
     "run",
     "serve",
     "status",

@@ -40,7 +40,7 @@ _OFF_IS_ZERO = {"ping_interval", "ping_timeout", "idle_timeout"}
 # What each setting means, in which --help group. A setting missing here
 # still gets its flag, under "other settings".
 _HELP: dict[str, tuple[str, str]] = {
-    "threads": ("server", "tokio I/O threads doing socket I/O, framing and compression"),
+    "threads": ("server", "tokio I/O threads for sockets and framing (default: none, on the loop's thread)"),
     "max_connections": ("server", "open connections beyond which upgrades get HTTP 503"),
     "allowed_origins": ("server", "allowed browser Origin, repeatable, wildcards like https://*.x.com (default: all)"),
     "require_origin": ("server", "with --origin, also refuse requests that send no Origin header"),
@@ -157,6 +157,8 @@ def _add_config_flags(groups: dict[str, argparse._ArgumentGroup]) -> None:
         elif field.name in _OFF_IS_ZERO:
             shown = default if default is not None else 0
             group.add_argument(flag, type=float, default=default or 0.0, metavar="S", help=f"{meaning} [{shown}]")
+        elif default is None:  # a count that may be unset (threads)
+            group.add_argument(flag, type=int, default=None, metavar="N", help=meaning)
         elif isinstance(default, float):
             group.add_argument(flag, type=float, default=default, metavar="S", help=f"{meaning} [{default}]")
         else:

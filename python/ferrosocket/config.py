@@ -54,8 +54,11 @@ class WebSocketConfig:
     max_headers_size: int = _DEFAULTS["max_headers_size"]
     #: Most HTTP headers in a request (431 beyond).
     max_headers: int = _DEFAULTS["max_headers"]
-    #: tokio worker threads doing the socket I/O and framing; at least 1.
-    threads: int = _DEFAULTS["threads"]
+    #: tokio I/O threads doing the socket I/O and framing (at least 1). None:
+    #: the engine runs on the loop's thread when the loop is a
+    #: `ferrosocket.EventLoop` (what `run()` and the CLI use), and on one I/O
+    #: thread on any other loop.
+    threads: int | None = _DEFAULTS["threads"]
     #: Seconds `close()`/shutdown waits for handlers to finish before
     #: cancelling them.
     shutdown_timeout: float = _DEFAULTS["shutdown_timeout"]

@@ -1,9 +1,20 @@
 """`serve()`, `Server` and `run()`: start the engine and run handlers.
 
-The Rust engine owns the listener and every socket on its own threads. This
-module wires it to the running asyncio loop: one `Hub` per server whose
-descriptor is watched with `loop.add_reader`, and one task per connection
-running the user's handler. Handler tasks are kept referenced until they end.
+The Rust engine owns the listener and every socket. Where it runs is the
+bridge mode, decided when the server starts (`_on_loop`):
+
+- on the loop's thread, inside the loop's selector, when the running loop is
+  a `ferrosocket.EventLoop` (what `run()` and the CLI make) and
+  `config.threads` is None: no thread hop per message (measured in
+  bench/README.md);
+- on `config.threads` tokio I/O threads (1 when unset) on any other loop
+  (the stock asyncio loop, uvloop) or when ``threads`` is set, or when the
+  ``FERROSOCKET_BRIDGE=thread`` environment variable asks for it.
+
+Either way this module wires the engine to the loop the same way: one `Hub`
+per server whose descriptor is registered with `loop.add_reader`, and one
+task per connection running the user's handler. Handler tasks are kept
+referenced until they end.
 """
 
 from __future__ import annotations
@@ -11,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import signal
 import socket
 import time
@@ -21,6 +33,7 @@ from . import _logging, _native
 from ._errors import WebSocketDisconnect, WebSocketException
 from .asgi import convert_params
 from .config import HTTPResponse, WebSocketConfig
+from .eventloop import EventLoop, new_event_loop
 from .states import WebSocketState
 from .topics import ServerTopics
 from .websocket import WebSocket
@@ -54,6 +67,17 @@ def _compile(app: App) -> tuple[list[str] | None, dict[str, Handler], Handler | 
         else:
             raise TypeError(f"route {path!r} must map to an async handler or an HTTPResponse, got {target!r}")
     return list(handlers), handlers, None, pages
+
+
+def _engine_selector(loop: asyncio.AbstractEventLoop, config: WebSocketConfig) -> Any:
+    """The selector to run the engine in, or None for I/O threads (see the
+    module docs)."""
+    if config.threads is not None or not isinstance(loop, EventLoop):
+        return None
+    bridge = os.environ.get("FERROSOCKET_BRIDGE", "loop")
+    if bridge not in ("loop", "thread"):
+        raise ValueError(f"FERROSOCKET_BRIDGE must be 'loop' or 'thread', not {bridge!r}")
+    return loop.engine_selector if bridge == "loop" else None
 
 
 def _peer(client: tuple[str, int] | None) -> str:
@@ -117,7 +141,7 @@ class Server(ServerTopics):
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._closed = asyncio.Event()
-        hub = _native.Hub(loop, self._on_connection)
+        hub = _native.Hub(loop, self._on_connection, _engine_selector(loop, self.config))
         self._native = _native.NativeServer(
             hub,
             self._host,
@@ -160,6 +184,12 @@ class Server(ServerTopics):
     async def __aexit__(self, *exc_info: object) -> None:
         self.close()
         await self.wait_closed()
+
+    @property
+    def on_loop(self) -> bool:
+        """Whether the engine runs on the loop's thread (in its selector)
+        rather than on I/O threads; see the module docs for when."""
+        return self._hub is not None and self._hub.on_loop
 
     @property
     def port(self) -> int:
@@ -370,7 +400,9 @@ def run(
     """Serve `app` until SIGINT or SIGTERM, then close every connection with
     `shutdown_code` (1001 "going away"; 1012 tells clients the service
     restarts) and wait for the handlers. `app` may be an import string
-    ``"module:attribute"``. `loop` is ``"asyncio"`` or ``"uvloop"``; `listen`
+    ``"module:attribute"``. `loop` is ``"asyncio"`` (a `ferrosocket.EventLoop`:
+    the engine on the loop's thread unless ``config.threads`` is set) or
+    ``"uvloop"`` (the engine on I/O threads); `listen`
     takes `serve()`'s ssl_certfile, ssl_keyfile, unix, sock, broker and
     broker_prefix.
     `access_log=False` silences the per-connection lines (see `_logging`).
@@ -417,7 +449,7 @@ def run(
 
         uvloop.run(main())
     else:
-        asyncio.run(main())
+        _run_on_event_loop(main())
 
 
 def _watch_lifeline(loop: asyncio.AbstractEventLoop, lifeline: socket.socket, stop: asyncio.Event) -> None:
@@ -439,3 +471,19 @@ def _watch_lifeline(loop: asyncio.AbstractEventLoop, lifeline: socket.socket, st
         stop.set()
 
     loop.add_reader(lifeline, readable)
+
+
+def _run_on_event_loop(main: Awaitable[None]) -> None:
+    """`asyncio.run(main)` on a `ferrosocket.EventLoop`."""
+    if hasattr(asyncio, "Runner"):  # Python 3.11+
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(main)  # type: ignore[arg-type]
+        return
+    loop = new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(main)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()

@@ -22,8 +22,9 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
 
 /// Settings of the binding itself, not of the engine.
 struct BindingConfig {
-    /// tokio worker threads doing the socket I/O and framing.
-    threads: usize,
+    /// tokio worker threads doing the socket I/O and framing; `None`: the
+    /// engine runs on the loop's thread when ferrosocket made the loop.
+    threads: Option<usize>,
     /// How long `Server.close()` waits for handlers before cancelling them
     /// (used by `ferrosocket/server.py`; carried here for its default).
     shutdown_timeout: Duration,
@@ -32,7 +33,7 @@ struct BindingConfig {
 impl Default for BindingConfig {
     fn default() -> Self {
         BindingConfig {
-            threads: 1,
+            threads: None,
             shutdown_timeout: Duration::from_secs(10),
         }
     }
@@ -41,7 +42,7 @@ impl Default for BindingConfig {
 /// A validated configuration read from a Python `WebSocketConfig`.
 pub struct PyConfig {
     pub server: ServerConfig,
-    pub threads: usize,
+    pub threads: Option<usize>,
 }
 
 fn invalid(name: &str, what: &str, value: &Bound<'_, PyAny>) -> PyErr {
@@ -158,10 +159,14 @@ impl<'a, 'py> FromPyObject<'a, 'py> for PyConfig {
         server
             .validate()
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let threads: usize = count(o, "threads")?;
-        if threads == 0 {
+        let threads: Option<usize> = if o.getattr("threads")?.is_none() {
+            None
+        } else {
+            Some(count(o, "threads")?)
+        };
+        if threads == Some(0) {
             return Err(PyValueError::new_err(
-                "WebSocketConfig.threads must be at least 1: it is the number of I/O threads",
+                "WebSocketConfig.threads must be at least 1 (the number of I/O threads), or None",
             ));
         }
         seconds(o, "shutdown_timeout")?;

@@ -7,6 +7,10 @@
 //! waiting `receive()`/`send()`/`wait_closed()` calls. This is the only place
 //! where engine events turn into Python activity, and it runs on the loop
 //! thread with the GIL it already holds.
+//!
+//! Made with the loop's `ferrosocket._native.Selector`, the hub's server runs
+//! on that selector's runtime (the engine on the loop's thread, see
+//! `selector.rs`) and its signal is a flag that selector checks.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,12 +19,15 @@ use ferrosocket::Conn;
 use pyo3::prelude::*;
 
 use crate::connection::Connection;
+use crate::selector::{LoopRuntime, Selector};
 use crate::signal::{untoken, Kind, Signal};
 
 /// The loop side of the bridge for one server.
 #[pyclass(module = "ferrosocket._native")]
 pub struct Hub {
     pub(crate) signal: Arc<Signal>,
+    /// The loop's runtime when the engine runs on the loop's thread.
+    pub(crate) on_loop: Option<Arc<LoopRuntime>>,
     create_future: Py<PyAny>,
     /// One completed future for every send that need not wait.
     done: Py<PyAny>,
@@ -35,14 +42,30 @@ pub struct Hub {
 #[pymethods]
 impl Hub {
     /// `loop` is the asyncio loop that drives the handlers; `on_connection`
-    /// is called with each new `Connection`.
+    /// is called with each new `Connection`. With `selector` (the loop's
+    /// `Selector`) the engine runs on the loop's thread.
     #[new]
-    fn new(event_loop: &Bound<'_, PyAny>, on_connection: Py<PyAny>) -> PyResult<Self> {
+    #[pyo3(signature = (event_loop, on_connection, selector=None))]
+    fn new(
+        event_loop: &Bound<'_, PyAny>,
+        on_connection: Py<PyAny>,
+        selector: Option<&Bound<'_, Selector>>,
+    ) -> PyResult<Self> {
         let done = event_loop.call_method0("create_future")?;
         done.call_method1("set_result", (event_loop.py().None(),))?;
+        let (signal, on_loop) = match selector {
+            Some(sel) => {
+                let rt = sel.borrow().runtime()?;
+                let signal = Signal::on_loop(rt.wake.clone())?;
+                sel.borrow_mut().attach(signal.clone());
+                (signal, Some(rt))
+            }
+            None => (Signal::new()?, None),
+        };
         Ok(Hub {
             done: done.unbind(),
-            signal: Signal::new()?,
+            signal,
+            on_loop,
             create_future: event_loop.getattr("create_future")?.unbind(),
             on_connection,
             conns: HashMap::new(),
@@ -61,6 +84,12 @@ impl Hub {
     #[getter]
     fn fd(&self) -> i32 {
         self.signal.fd()
+    }
+
+    /// Whether the engine runs on the loop's thread.
+    #[getter]
+    fn on_loop(&self) -> bool {
+        self.on_loop.is_some()
     }
 
     /// Connections handed to Python and not yet released.

@@ -1,7 +1,10 @@
 //! `ferrosocket._native`: the PyO3 binding of the ferrosocket engine.
 //!
-//! Threads: the tokio runtime's worker threads own every socket, decode and
-//! encode frames, answer pings and close handshakes, and never touch Python.
+//! Two ways to run the engine. On the loop's thread (`selector.rs`): a
+//! current-thread tokio runtime runs inside asyncio's `select()`, so the
+//! engine and the handlers take turns on one thread. On I/O threads: the
+//! tokio runtime's worker threads own every socket, decode and encode
+//! frames, answer pings and close handshakes, and never touch Python.
 //! The asyncio thread runs the handlers; it reads and writes the per-connection
 //! state directly (`Connection.recv()`, `send_text()`, …) and is woken through
 //! one descriptor per server when it must wait (`Hub.drain`). See
@@ -15,6 +18,7 @@ mod connection;
 mod errors;
 mod hub;
 mod messages;
+mod selector;
 mod server;
 mod signal;
 mod topics;
@@ -26,6 +30,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<connection::Connection>()?;
     m.add_class::<hub::Hub>()?;
     m.add_class::<server::NativeServer>()?;
+    m.add_class::<selector::Selector>()?;
     m.add_class::<client::NativeClient>()?;
     m.add_class::<broker::Bus>()?;
     m.add_function(wrap_pyfunction!(broker::check_broker, m)?)?;

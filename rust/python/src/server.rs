@@ -8,6 +8,11 @@
 //! gets its 404 and a page its 200 without Python ever running. Python asks
 //! `resolve()` which pattern matched, once per connection, only when the
 //! table has patterns.
+//!
+//! The engine runs on one of two runtimes: the hub's loop runtime (a
+//! current-thread runtime driven by the loop's `Selector`, see
+//! `selector.rs`), or a multi-thread runtime of `threads` I/O threads this
+//! server owns (`threads=N`, or a loop ferrosocket did not make).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +28,7 @@ use pyo3::prelude::*;
 use crate::config::PyConfig;
 use crate::errors;
 use crate::hub::Hub;
+use crate::selector::LoopRuntime;
 use crate::signal::{RefusedHandshake, Signal};
 
 struct PyApp {
@@ -78,10 +84,16 @@ type Resolved = (usize, Vec<(String, &'static str, String)>);
 /// A page as Python passes it: status, headers, body.
 type Page = (u16, Vec<(String, String)>, Vec<u8>);
 
+/// The runtime a server's engine runs on (see the module docs).
+enum Engine {
+    Threads(tokio::runtime::Runtime),
+    Loop(Arc<LoopRuntime>),
+}
+
 /// A running listener and its tokio runtime.
 #[pyclass(module = "ferrosocket._native")]
 pub struct NativeServer {
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: Option<Engine>,
     server: Server,
     /// The route table the engine routes with, for `resolve()`.
     routes: Option<Arc<RouteTable>>,
@@ -164,6 +176,7 @@ impl NativeServer {
         });
         let host = host.to_owned();
         let park_signal = hub.borrow().signal.clone();
+        let on_loop = hub.borrow().on_loop.clone();
         let socket_file = if fd.is_none() {
             unix_path.clone()
         } else {
@@ -172,15 +185,23 @@ impl NativeServer {
         let mut native = py
             .detach(move || {
                 let listener = bind(&host, port, unix_path.as_deref(), fd)?;
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(threads)
-                    .thread_name("ferrosocket-io")
-                    .on_thread_park(move || park_signal.flush())
-                    .on_thread_start(batch_scheduling)
-                    .enable_all()
-                    .build()?;
+                let runtime = match on_loop {
+                    Some(rt) => Engine::Loop(rt),
+                    None => Engine::Threads(
+                        tokio::runtime::Builder::new_multi_thread()
+                            .worker_threads(threads.unwrap_or(1))
+                            .thread_name("ferrosocket-io")
+                            .on_thread_park(move || park_signal.flush())
+                            .on_thread_start(batch_scheduling)
+                            .enable_all()
+                            .build()?,
+                    ),
+                };
                 let server = {
-                    let _guard = runtime.enter();
+                    let _guard = match &runtime {
+                        Engine::Threads(rt) => rt.enter(),
+                        Engine::Loop(rt) => rt.runtime.enter(),
+                    };
                     let listener: Listener = match listener {
                         StdListener::Tcp(l) => tokio::net::TcpListener::from_std(l)?.into(),
                         StdListener::Unix(l) => tokio::net::UnixListener::from_std(l)?.into(),
@@ -315,14 +336,42 @@ impl NativeServer {
             .take()
             .ok_or_else(|| PyRuntimeError::new_err("the server is already shut down"))?;
         let broker = self.broker.take();
-        py.detach(move || {
-            if let Some(mut broker) = broker {
-                broker.stop();
+        match runtime {
+            Engine::Threads(rt) => py.detach(move || {
+                if let Some(mut broker) = broker {
+                    broker.stop();
+                }
+                rt.shutdown_timeout(Duration::from_secs(1))
+            }),
+            Engine::Loop(rt) => {
+                // As the I/O threads' runtime drops its sockets at shutdown:
+                // stop accepting, abandon what is still open, and run the
+                // loop's runtime until those tasks have ended (bounded).
+                let server = self.server.clone();
+                let _ = server.close(1001, "");
+                py.detach(move || {
+                    if let Some(mut broker) = broker {
+                        broker.stop();
+                    }
+                    rt.runtime.block_on(async {
+                        server.wait_closed(Duration::ZERO).await;
+                        let _ = tokio::time::timeout(
+                            Duration::from_secs(1),
+                            server.wait_closed(Duration::from_secs(1)),
+                        )
+                        .await;
+                    })
+                });
             }
-            runtime.shutdown_timeout(Duration::from_secs(1))
-        });
+        }
         self.release();
         Ok(())
+    }
+
+    /// Whether the engine runs on the loop's thread (in its selector).
+    #[getter]
+    fn on_loop(&self) -> bool {
+        matches!(self.runtime, Some(Engine::Loop(_)))
     }
 }
 
@@ -398,8 +447,14 @@ fn remove_stale_socket(path: &str) {
 impl NativeServer {
     fn release(&mut self) {
         drop(self.broker.take());
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+        match self.runtime.take() {
+            Some(Engine::Threads(rt)) => rt.shutdown_background(),
+            // Tasks on the loop's runtime end with the loop's selector; a
+            // server dropped without shutdown stops accepting at least.
+            Some(Engine::Loop(_)) => {
+                let _ = self.server.close(1001, "");
+            }
+            None => {}
         }
         if let Some(path) = self.unix_path.take() {
             let _ = std::fs::remove_file(path);

@@ -22,6 +22,12 @@
 //! the CPU. A batch is still flushed early once it holds `EARLY_FLUSH`
 //! wakes, so a worker that never idles cannot starve the loop, and wakes
 //! from any other thread (the asyncio thread itself) are written at once.
+//!
+//! On the loop's thread (a signal made with [`Signal::on_loop`], see
+//! `selector.rs`) there is no other thread to wake: the engine runs inside
+//! the loop's `select()`, so notifying is setting `pending` and waking that
+//! `select()` through tokio's scheduler; the socketpair is never written and
+//! its descriptor only names the hub's key in the selector.
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::io::AsRawFd;
@@ -31,6 +37,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Wake, Waker};
 
 use ferrosocket::Conn;
+
+use crate::selector::LoopWake;
 
 /// What a wake is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,10 +96,21 @@ pub struct Signal {
     dirty: AtomicBool,
     tx: UnixStream,
     rx: UnixStream,
+    /// Set on the loop's thread: how to end the selector's wait.
+    on_loop: Option<Arc<LoopWake>>,
 }
 
 impl Signal {
     pub fn new() -> std::io::Result<Arc<Signal>> {
+        Self::make(None)
+    }
+
+    /// A signal for a hub whose engine runs in the loop's selector.
+    pub fn on_loop(wake: Arc<LoopWake>) -> std::io::Result<Arc<Signal>> {
+        Self::make(Some(wake))
+    }
+
+    fn make(on_loop: Option<Arc<LoopWake>>) -> std::io::Result<Arc<Signal>> {
         let (tx, rx) = UnixStream::pair()?;
         tx.set_nonblocking(true)?;
         rx.set_nonblocking(true)?;
@@ -101,6 +120,7 @@ impl Signal {
             dirty: AtomicBool::new(false),
             tx,
             rx,
+            on_loop,
         }))
     }
 
@@ -113,7 +133,18 @@ impl Signal {
         self.lists.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether wakes were posted since the last `take()`.
+    pub fn has_news(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
     fn notify(&self) {
+        if let Some(wake) = &self.on_loop {
+            if !self.pending.swap(true, Ordering::AcqRel) {
+                wake.wake();
+            }
+            return;
+        }
         if !self.pending.swap(true, Ordering::AcqRel) {
             // A full socket buffer means a byte is already waiting: enough.
             let _ = (&self.tx).write(&[1]);
@@ -122,7 +153,10 @@ impl Signal {
 
     /// Signal now, or, on a runtime worker, when it parks (see the module docs).
     fn post(&self, queued: usize) {
-        if queued < EARLY_FLUSH && tokio::runtime::Handle::try_current().is_ok() {
+        if queued < EARLY_FLUSH
+            && self.on_loop.is_none()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
             self.dirty.store(true, Ordering::Release);
         } else {
             self.notify();
@@ -175,7 +209,7 @@ impl Signal {
     /// Called on the loop thread: clear the signal and take everything queued.
     pub fn take(&self, ready: &mut Vec<u64>, connections: &mut Vec<Arc<Conn>>) {
         let mut sink = [0u8; 256];
-        loop {
+        while self.on_loop.is_none() {
             match (&self.rx).read(&mut sink) {
                 Ok(n) if n == sink.len() => continue,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,

@@ -53,6 +53,11 @@ impl Conn {
         inner: &mut Inner,
         wakes: &mut Wakes,
     ) -> Result<Option<Incoming>, WebSocketError> {
+        // Only a reader paused on a full queue waits for room; its waker slot
+        // also serves the close and abort waits, which a pop does not concern.
+        // Waking it on every pop cost a wake-up per message (from the loop
+        // thread: an eventfd write and an extra reactor turn).
+        let was_full = self.queue_full(&inner.inbound);
         match inner.inbound.queue.pop_front() {
             Some(msg) => {
                 inner.inbound.bytes -= msg.weight();
@@ -61,7 +66,10 @@ impl Conn {
                     let actions = inner.session.on_close_received();
                     self.apply(inner, wakes, actions);
                 }
-                if inner.inbound.reader_waker.is_some() && !self.queue_full(&inner.inbound) {
+                if was_full
+                    && inner.inbound.reader_waker.is_some()
+                    && !self.queue_full(&inner.inbound)
+                {
                     wakes.add(inner.inbound.reader_waker.take());
                 }
                 Ok(Some(msg))
