@@ -4,8 +4,11 @@ Run against ``kosoku --mode fuzzingserver`` (scripts/conformance.py does)::
 
     python scripts/autobahn_client.py ws://127.0.0.1:9001 [agent]
 
-Keepalive is off and the size limit is raised past the suite's largest
-message (16 MiB), as for the Rust driver (rust/server/examples/autobahn_client.rs).
+Keepalive is off, the size limit is raised past the suite's largest
+message (16 MiB), and the permessage-deflate offer adds
+``client_no_context_takeover`` (the offer Autobahn's own client testee makes,
+which the 13.x cases need), as for the Rust driver
+(rust/server/examples/autobahn_client.rs, whose docs say why).
 """
 
 from __future__ import annotations
@@ -15,7 +18,12 @@ import sys
 
 import ferrosocket
 
-OPTIONS = {"ping_interval": None, "ping_timeout": None, "max_size": 64 << 20}
+OPTIONS = {
+    "ping_interval": None,
+    "ping_timeout": None,
+    "max_size": 64 << 20,
+    "compression": ferrosocket.DeflateOffer(client_no_context_takeover=True),
+}
 
 
 async def echo_case(url: str) -> None:

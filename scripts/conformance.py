@@ -18,11 +18,13 @@ fuzzingserver per client keeps the reports apart:
 * ``rust-client``: ``target/release/examples/autobahn_client``;
 * ``python-client``: ``scripts/autobahn_client.py``.
 
-The default run (the test command's) is the two server suites, side by
-side. The client suites run only when asked for (``--only rust-client`` or
-``--only python-client``): the client does not pass section 13 yet
-(compression offers other than its fixed one) and kosoku's client-mode
-report is not read correctly here yet, so they are not part of CI.
+The fuzzingserver writes its report (the same ``index.json`` as the server
+mode) only when the client has asked for ``/updateReports``, and then
+exits by itself; it is waited for, not stopped, or the report is lost.
+
+The default run (the test command's) is all four suites side by side: the
+cases of one client suite run one after the other (the client drives them),
+so the server suites' parallel cases and the two clients share the cores.
 
     python scripts/conformance.py [--only rust|python|rust-client|python-client] [--keep-reports DIR]
 """
@@ -105,6 +107,10 @@ def run_client_suite(name: str, outdir: Path) -> None:
     try:
         wait_port(port, server)
         subprocess.run(client_command(name, f"ws://127.0.0.1:{port}"), cwd=ROOT, check=False, timeout=1800)
+        # After /updateReports the fuzzingserver writes index.json and exits.
+        server.wait(timeout=120)
+    except subprocess.TimeoutExpired as exc:
+        print(f"conformance[{name}]: {exc}", file=sys.stderr)
     finally:
         server.terminate()
         try:
@@ -154,11 +160,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["rust", "python", *CLIENTS])
     parser.add_argument("--keep-reports", type=Path, help="copy the kosoku reports here")
+    parser.add_argument("--timing", action="store_true", help="print each suite's wall time")
     args = parser.parse_args()
     if shutil.which("kosoku") is None:
         print("kosoku is not installed: pip install kosoku", file=sys.stderr)
         return 2
-    names = [args.only] if args.only else ["rust", "python"]
+    names = [args.only] if args.only else ["rust", "python", *CLIENTS]
     # Build before the suites start, so they run at once on ready binaries.
     if "rust" in names:
         server_command("rust", 0)
@@ -168,7 +175,10 @@ def main() -> int:
     def one(name: str) -> tuple[str, collections.Counter[str], list[str]]:
         with tempfile.TemporaryDirectory() as tmp:
             outdir = Path(tmp) / name
+            started = time.monotonic()
             counts, bad = run_suite(name, outdir)
+            if args.timing:
+                print(f"conformance[{name}]: {time.monotonic() - started:.0f} s", flush=True)
             if args.keep_reports:
                 shutil.copytree(outdir, args.keep_reports / name, dirs_exist_ok=True)
         return name, counts, bad

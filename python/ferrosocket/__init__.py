@@ -18,7 +18,7 @@ tokio threads; handlers run on the asyncio loop.
 from . import status
 from ._errors import MessageTypeError, WebSocketDisconnect, WebSocketError, WebSocketException
 from ._native import Binary, Close, Text
-from .client import ClientSSL, ClientWebSocket, InvalidHandshake, InvalidStatus, connect
+from .client import ClientSSL, ClientWebSocket, DeflateOffer, InvalidHandshake, InvalidStatus, connect
 from .config import HTTPResponse, WebSocketConfig
 from .datastructures import URL, Address, CloseCode, Headers, MutableHeaders, QueryParams
 from .server import App, Handler, Server, run, serve
@@ -33,6 +33,7 @@ __all__ = [
     "Binary",
     "ClientSSL",
     "ClientWebSocket",
+    "DeflateOffer",
     "InvalidHandshake",
     "InvalidStatus",
     "Close",

@@ -8,7 +8,16 @@
 //! Keepalive is off (an unexpected ping would fail a case, as for the
 //! server run) and the limits are raised past the suite's largest message
 //! (16 MiB in 9.1.6/9.2.6).
+//!
+//! The permessage-deflate offer is the one Autobahn's own client testee
+//! makes, `client_no_context_takeover; client_max_window_bits`: the
+//! fuzzingserver's 13.x cases only accept an offer that lets them answer
+//! with the client parameters the case is about (13.2/13.5/13.6 ask for
+//! `client_no_context_takeover`, 13.3-13.6 for a `client_max_window_bits`
+//! of 9 or 15), and decline compression otherwise, which the case reports
+//! as UNIMPLEMENTED.
 
+use ferrosocket::proto::DeflateConfig;
 use ferrosocket::{connect, ClientConfig, Message, WebSocketConfig};
 
 fn config() -> ClientConfig {
@@ -19,6 +28,10 @@ fn config() -> ClientConfig {
             max_message_size: 64 << 20,
             max_frame_size: 64 << 20,
             max_queue_bytes: 64 << 20,
+            deflate: DeflateConfig {
+                client_no_context_takeover: true,
+                ..DeflateConfig::default()
+            },
             ..WebSocketConfig::default()
         },
         ..ClientConfig::default()
