@@ -13,7 +13,7 @@ import ferrosocket
 import pytest
 import trustme
 import websockets.asyncio.server as ws_server
-from rawws import accept_value
+from rawws import upgrade_response
 
 BIG = bytes(range(256)) * 4096  # 1 MiB
 
@@ -222,13 +222,8 @@ async def test_a_deflate_answer_beyond_the_offer_fails_the_handshake() -> None:
     answers = iter(["permessage-deflate; server_max_window_bits=14", "x-webkit-deflate-frame"])
 
     async def fake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = (await reader.readuntil(b"\r\n\r\n")).decode()
-        fields = {k.lower(): v for k, _, v in (line.partition(": ") for line in head.split("\r\n"))}
-        key = fields["sec-websocket-key"]
-        writer.write(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Accept: {accept_value(key)}\r\nSec-WebSocket-Extensions: {next(answers)}\r\n\r\n".encode()
-        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        writer.write(upgrade_response(head, [("Sec-WebSocket-Extensions", next(answers))]))
         await writer.drain()
         await reader.read()
         writer.close()

@@ -5,6 +5,10 @@ hangs, refusals and handler exceptions surfacing in the test."""
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from ferrosocket import WebSocket, WebSocketDisconnect
@@ -168,3 +172,20 @@ def test_a_sync_session_on_an_async_client_is_refused_clearly() -> None:
                 pass
 
     asyncio.run(main())
+
+
+def test_the_readme_example_passes_under_pytest(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Testing your handlers", 1)[1]
+    example = re.search(r"```python\n(.*?)```", section, re.S)
+    assert example, "the section has a Python example"
+    (tmp_path / "myapp.py").write_text("from ferrosocket.examples import echo as app\n")
+    (tmp_path / "test_app.py").write_text(example.group(1))
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "asyncio_mode=auto", "test_app.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "2 passed" in run.stdout, run.stdout + run.stderr
