@@ -2,7 +2,9 @@
 
 Run against ``kosoku --mode fuzzingserver`` (scripts/conformance.py does)::
 
-    python scripts/autobahn_client.py ws://127.0.0.1:9001 [agent]
+    python scripts/autobahn_client.py ws://127.0.0.1:9001 [agent] [parallel]
+
+``parallel`` cases (default 1) run at once, as in the Rust driver.
 
 Keepalive is off, the size limit is raised past the suite's largest
 message (16 MiB), and the permessage-deflate offer adds
@@ -32,20 +34,25 @@ async def echo_case(url: str) -> None:
             await ws.send(message)
 
 
-async def main(base: str, agent: str) -> None:
+async def main(base: str, agent: str, parallel: int) -> None:
     async with ferrosocket.connect(f"{base}/getCaseCount", **OPTIONS) as ws:
         count = int(await ws.receive_text())
-    for case in range(1, count + 1):
-        try:
-            await echo_case(f"{base}/runCase?case={case}&agent={agent}")
-        except Exception as exc:  # a failed case must not stop the run
-            print(f"case {case}: {exc!r}", file=sys.stderr)
+    cases = iter(range(1, count + 1))
+
+    async def worker() -> None:
+        for case in cases:  # shared: each case is taken once
+            try:
+                await echo_case(f"{base}/runCase?case={case}&agent={agent}")
+            except Exception as exc:  # a failed case must not stop the run
+                print(f"case {case}: {exc!r}", file=sys.stderr)
+
+    await asyncio.gather(*(worker() for _ in range(max(1, parallel))))
     async with ferrosocket.connect(f"{base}/updateReports?agent={agent}", **OPTIONS) as ws:
         await ws.wait_closed()
     print(f"ran {count} cases")
 
 
 if __name__ == "__main__":
-    asyncio.run(
-        main(sys.argv[1] if len(sys.argv) > 1 else "ws://127.0.0.1:9001", *sys.argv[2:3] or ["ferrosocket-python"])
-    )
+    base = sys.argv[1] if len(sys.argv) > 1 else "ws://127.0.0.1:9001"
+    agent = sys.argv[2] if len(sys.argv) > 2 else "ferrosocket-python"
+    asyncio.run(main(base, agent, int(sys.argv[3]) if len(sys.argv) > 3 else 1))

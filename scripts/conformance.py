@@ -22,9 +22,9 @@ The fuzzingserver writes its report (the same ``index.json`` as the server
 mode) only when the client has asked for ``/updateReports``, and then
 exits by itself; it is waited for, not stopped, or the report is lost.
 
-The default run (the test command's) is all four suites side by side: the
-cases of one client suite run one after the other (the client drives them),
-so the server suites' parallel cases and the two clients share the cores.
+The default run (the test command's) is all four suites side by side. Each
+client driver runs 4 cases at once (as ``kosoku -p 4`` does for a server):
+the suite's wall time is mostly waiting, not CPU.
 
     python scripts/conformance.py [--only rust|python|rust-client|python-client] [--keep-reports DIR]
 """
@@ -47,6 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = {"OK", "INFORMATIONAL"}
 EXCLUDED: list[str] = []
+PARALLEL = 4  # cases at once, in every suite
 
 
 def free_port() -> int:
@@ -93,8 +94,8 @@ def client_command(name: str, url: str) -> list[str]:
             cwd=ROOT,
             check=True,
         )
-        return [str(ROOT / "target/release/examples/autobahn_client"), url, name]
-    return [sys.executable, str(ROOT / "scripts/autobahn_client.py"), url, name]
+        return [str(ROOT / "target/release/examples/autobahn_client"), url, name, str(PARALLEL)]
+    return [sys.executable, str(ROOT / "scripts/autobahn_client.py"), url, name, str(PARALLEL)]
 
 
 def run_client_suite(name: str, outdir: Path) -> None:
@@ -127,7 +128,7 @@ def run_suite(name: str, outdir: Path) -> tuple[collections.Counter[str], list[s
     proc = subprocess.Popen(server_command(name, port), cwd=ROOT)
     try:
         wait_port(port, proc)
-        cmd = ["kosoku", f"127.0.0.1:{port}", "-o", str(outdir), "-p", "4"]
+        cmd = ["kosoku", f"127.0.0.1:{port}", "-o", str(outdir), "-p", str(PARALLEL)]
         for pattern in EXCLUDED:
             cmd += ["-x", pattern]
         subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, timeout=900)
