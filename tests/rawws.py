@@ -69,6 +69,16 @@ def accept_value(key: str) -> str:
     return base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()).decode()
 
 
+def upgrade_response(request_head: bytes, extra: list[tuple[str, str]] | None = None) -> bytes:
+    """A 101 answering `request_head` (a client's upgrade request), for fake
+    servers that test a client's checks of the answer."""
+    fields = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in request_head.decode().split("\r\n"))}
+    headers = [("Upgrade", "websocket"), ("Connection", "Upgrade")]
+    headers += [("Sec-WebSocket-Accept", accept_value(fields["sec-websocket-key"]))] + (extra or [])
+    lines = ["HTTP/1.1 101 Switching Protocols"] + [f"{n}: {v}" for n, v in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
 def upgrade_request(
     port: int,
     path: str = "/",

@@ -13,6 +13,7 @@ import ferrosocket
 import pytest
 import trustme
 import websockets.asyncio.server as ws_server
+from rawws import upgrade_response
 
 BIG = bytes(range(256)) * 4096  # 1 MiB
 
@@ -190,3 +191,51 @@ async def test_async_for_stops_on_a_4xx(serve) -> None:  # type: ignore[no-untyp
         async for _ws in ferrosocket.connect(f"ws://127.0.0.1:{server.port}/", backoff_initial=0.01):
             pytest.fail("no connection expected")
     assert info.value.status == 401
+
+
+async def test_a_configured_deflate_offer_is_what_the_server_answers_to() -> None:
+    offer = ferrosocket.DeflateOffer(
+        client_max_window_bits=10,
+        server_max_window_bits=12,
+        client_no_context_takeover=True,
+        server_no_context_takeover=True,
+    )
+    async with ws_server.serve(websockets_echo, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with ferrosocket.connect(f"ws://127.0.0.1:{port}/", compression=offer, max_size=2 << 20) as ws:
+            (agreed,) = ws.extensions
+            for param in ("server_max_window_bits=12", "client_max_window_bits=10", "server_no_context_takeover"):
+                assert param in agreed
+            text = "ferrosocket " * 50000
+            for _ in range(3):  # context reset after each message on both sides
+                await ws.send_text(text)
+                assert await ws.receive_text() == text
+    with pytest.raises(ValueError, match="server_max_window_bits"):
+        ferrosocket.DeflateOffer(server_max_window_bits=16)
+    with pytest.raises(ValueError, match="DeflateOffer"):
+        ferrosocket.connect("ws://127.0.0.1:1/", compression="gzip")
+
+
+async def test_a_deflate_answer_beyond_the_offer_fails_the_handshake() -> None:
+    """RFC 7692 §7.1.2: a server_max_window_bits larger than the one asked for,
+    or an extension never offered, must fail the connection."""
+    answers = iter(["permessage-deflate; server_max_window_bits=14", "x-webkit-deflate-frame"])
+
+    async def fake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        writer.write(upgrade_response(head, [("Sec-WebSocket-Extensions", next(answers))]))
+        await writer.drain()
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(fake, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        offer = ferrosocket.DeflateOffer(server_max_window_bits=12)
+        with pytest.raises(ferrosocket.InvalidHandshake, match="server_max_window_bits"):
+            await ferrosocket.connect(f"ws://127.0.0.1:{port}/", compression=offer)
+        with pytest.raises(ferrosocket.InvalidHandshake, match="not offered"):
+            await ferrosocket.connect(f"ws://127.0.0.1:{port}/")
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -1,18 +1,19 @@
 """The Starlette-shaped API on ferrosocket alone: what the differential test
 (test_starlette.py) cannot compare, because uvicorn does it differently or
-not at all, and the small data structures."""
+not at all, and the small data structures. Routing and the ASGI events are
+driven through `ferrosocket.testing.TestClient`, as an application's own
+tests would."""
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import ferrosocket
 import pytest
 from ferrosocket import URL, CloseCode, Headers, QueryParams, WebSocketDisconnect, WebSocketState, status
+from ferrosocket.testing import TestClient, WebSocketRejected
 from support import Outcome, fast_config, url
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
 
 
 async def test_bytes_pair_headers_and_cr_lf_in_a_bytes_value(serve):
@@ -30,24 +31,23 @@ async def test_bytes_pair_headers_and_cr_lf_in_a_bytes_value(serve):
         assert "b'x-server'" not in str(headers)
 
 
-async def test_a_miss_is_a_404_without_calling_python(serve):
+async def test_a_miss_is_a_404_without_calling_python():
     calls = []
 
     async def handler(ws):
         calls.append(ws.path)
         await ws.accept()
 
-    server = await serve({"/rooms/{room_id}": handler, "/n/{id:int}": handler})
-    for path in ("/rooms/a/b", "/n/x", "/rooms/"):
-        with pytest.raises(InvalidStatus) as info:
-            async with connect(url(server, path)):
-                pass
-        assert info.value.response.status_code == 404
-    assert calls == []
-    assert server.stats()["handshakes_refused"]["not_found"] == 3
+    async with TestClient({"/rooms/{room_id}": handler, "/n/{id:int}": handler}) as client:
+        for path in ("/rooms/a/b", "/n/x", "/rooms/"):
+            with pytest.raises(WebSocketRejected) as info:
+                await client.websocket_connect(path)
+            assert info.value.status == 404
+        assert calls == []
+        assert client.server.stats()["handshakes_refused"]["not_found"] == 3
 
 
-async def test_literal_routes_before_a_pattern_win_and_after_it_are_shadowed(serve):
+async def test_literal_routes_before_a_pattern_win_and_after_it_are_shadowed():
     async def which(name):
         async def handler(ws):
             await ws.accept()
@@ -57,10 +57,10 @@ async def test_literal_routes_before_a_pattern_win_and_after_it_are_shadowed(ser
 
     app = {"/rooms/lobby": await which("literal"), "/rooms/{id}": await which("pattern")}
     app["/rooms/new"] = await which("shadowed")
-    server = await serve(app)
-    for path, expected in (("/rooms/lobby", ["literal", {}]), ("/rooms/new", ["pattern", {"id": "new"}])):
-        async with connect(url(server, path)) as client:
-            assert json.loads(await client.recv()) == expected
+    async with TestClient(app) as client:
+        for path, expected in (("/rooms/lobby", ["literal", {}]), ("/rooms/new", ["pattern", {"id": "new"}])):
+            async with client.websocket_connect(path) as ws:
+                assert await ws.receive_json() == expected
 
 
 async def test_a_bad_pattern_is_refused_at_start(serve):
@@ -71,15 +71,14 @@ async def test_a_bad_pattern_is_refused_at_start(serve):
         await serve({"/a/{x:nope}": handler})
 
 
-async def test_uuid_path_param_is_a_uuid(serve):
+async def test_uuid_path_param_is_a_uuid():
     async def handler(ws):
         await ws.accept()
         return ws.path_params["u"]
 
     outcome = Outcome(handler)
-    server = await serve({"/u/{u:uuid}": outcome})
     u = uuid.uuid4()
-    async with connect(url(server, f"/u/{u}")):
+    async with TestClient({"/u/{u:uuid}": outcome}) as client, client.websocket_connect(f"/u/{u}"):
         pass
     assert await outcome.result() == u
 
@@ -99,7 +98,7 @@ async def test_send_after_the_close_marks_the_application_disconnected(serve):
     assert await outcome.result() == (4005, WebSocketState.DISCONNECTED, WebSocketState.DISCONNECTED)
 
 
-async def test_asgi_accept_event_with_subprotocol_and_headers(serve):
+async def test_asgi_accept_event_with_subprotocol_and_headers():
     async def handler(ws):
         assert await ws.receive() == {"type": "websocket.connect"}
         await ws.send({"type": "websocket.accept", "subprotocol": "chat", "headers": [(b"x-a", b"1")]})
@@ -107,13 +106,12 @@ async def test_asgi_accept_event_with_subprotocol_and_headers(serve):
         await ws.send({"type": "websocket.send", "bytes": message["text"].encode()})
         await ws.send({"type": "websocket.close", "code": 4010, "reason": "done"})
 
-    server = await serve(handler)
-    async with connect(url(server), subprotocols=["chat"]) as client:
-        assert (client.subprotocol, client.response.headers["x-a"]) == ("chat", "1")
-        await client.send("hi")
-        assert await client.recv() == b"hi"
-        await client.wait_closed()
-        assert (client.close_code, client.close_reason) == (4010, "done")
+    async with TestClient(handler) as client, client.websocket_connect("/", subprotocols=["chat"]) as ws:
+        assert (ws.subprotocol, ws.response_headers["x-a"]) == ("chat", "1")
+        await ws.send_text("hi")
+        assert await ws.receive_bytes() == b"hi"
+        closed = await ws.receive()
+        assert (closed["type"], closed["code"], closed["reason"]) == ("websocket.disconnect", 4010, "done")
 
 
 def test_messages_read_as_asgi_events():

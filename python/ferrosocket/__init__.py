@@ -20,7 +20,7 @@ asyncio loop.
 from . import status
 from ._errors import MessageTypeError, WebSocketDisconnect, WebSocketError, WebSocketException
 from ._native import Binary, Bus, Close, Text
-from .client import ClientSSL, ClientWebSocket, InvalidHandshake, InvalidStatus, connect
+from .client import ClientSSL, ClientWebSocket, DeflateOffer, InvalidHandshake, InvalidStatus, connect
 from .config import HTTPResponse, WebSocketConfig
 from .datastructures import URL, Address, CloseCode, Headers, MutableHeaders, QueryParams
 from .eventloop import EventLoop, new_event_loop
@@ -37,6 +37,7 @@ __all__ = [
     "Bus",
     "ClientSSL",
     "ClientWebSocket",
+    "DeflateOffer",
     "InvalidHandshake",
     "InvalidStatus",
     "Close",

@@ -239,7 +239,7 @@ class NativeClient:
         unix_path: str | None = None,
         subprotocols: list[str] = ...,
         headers: list[tuple[str, str]] = ...,
-        compression: bool = True,
+        compression: tuple[int, int, bool, bool] | None = ...,
         open_timeout: float = 10.0,
         ca_file: str | None = None,
         ca_pem: str | None = None,

@@ -35,7 +35,15 @@ from .config import WebSocketConfig
 from .datastructures import Headers
 from .websocket import WebSocket
 
-__all__ = ["ClientSSL", "ClientWebSocket", "InvalidHandshake", "InvalidStatus", "InvalidURI", "connect"]
+__all__ = [
+    "ClientSSL",
+    "ClientWebSocket",
+    "DeflateOffer",
+    "InvalidHandshake",
+    "InvalidStatus",
+    "InvalidURI",
+    "connect",
+]
 
 
 class InvalidHandshake(WebSocketError):
@@ -72,6 +80,32 @@ class ClientSSL:
     cadata: str | None = None
     server_hostname: str | None = None
     check_hostname: bool = True
+
+
+@dataclass(frozen=True)
+class DeflateOffer:
+    """The permessage-deflate offer a client makes (RFC 7692 §7.1), from its side.
+
+    `client_max_window_bits`: the largest window (8-15) we compress with; at
+    15 it is offered bare, so the server may lower it. `server_max_window_bits`
+    below 15 asks the server for a smaller window. The `*_no_context_takeover`
+    flags are offered as such: `client_no_context_takeover` promises that we
+    reset our compressor after every message, `server_no_context_takeover`
+    asks the server to. The server's answer is held to the offer: a larger
+    window or an ignored request fails the handshake, since inflating with the
+    wrong window would corrupt every later message.
+    """
+
+    client_max_window_bits: int = 15
+    server_max_window_bits: int = 15
+    client_no_context_takeover: bool = False
+    server_no_context_takeover: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("client_max_window_bits", "server_max_window_bits"):
+            bits = getattr(self, name)
+            if not isinstance(bits, int) or isinstance(bits, bool) or not 8 <= bits <= 15:
+                raise ValueError(f"{name} must be an integer from 8 to 15, not {bits!r}")
 
 
 class ClientWebSocket(WebSocket):
@@ -133,6 +167,16 @@ def _engine() -> _Engine:
     return engine
 
 
+def release_engine(loop: asyncio.AbstractEventLoop) -> None:
+    """Stop `loop`'s client engine now (its connections are dropped), rather
+    than when the loop is collected: for a loop about to be closed, as the
+    test client's background loop is. Call it on that loop."""
+    engine = _engines.pop(loop, None)
+    if engine is not None:
+        loop.remove_reader(engine.hub.fd)
+        engine.native.shutdown()
+
+
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, InvalidStatus):
         return 500 <= exc.status < 600
@@ -143,7 +187,8 @@ class connect:  # noqa: N801 - used like a function, as websockets' connect is
     """Open a WebSocket connection to `uri` (ws://, wss://); see the module docs.
 
     `subprotocols`: offered in order; `additional_headers`: sent with the
-    request; `compression`: "deflate" or None; `open_timeout`: bound on the
+    request; `compression`: "deflate" (the default offer), a `DeflateOffer`,
+    or None (no compression); `open_timeout`: bound on the
     whole opening handshake; `ping_interval`/`ping_timeout`: keepalive (None
     turns it off); `close_timeout`: how long the close handshake may take;
     `max_size`: the largest message accepted; `ssl`: None (system roots for
@@ -157,7 +202,7 @@ class connect:  # noqa: N801 - used like a function, as websockets' connect is
         *,
         subprotocols: Sequence[str] | None = None,
         additional_headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-        compression: str | None = "deflate",
+        compression: str | DeflateOffer | None = "deflate",
         open_timeout: float = 10,
         ping_interval: float | None = 20,
         ping_timeout: float | None = 20,
@@ -170,8 +215,9 @@ class connect:  # noqa: N801 - used like a function, as websockets' connect is
         backoff_max: float = 90.0,
         backoff_factor: float = 1.618,
     ) -> None:
-        if compression not in ("deflate", None):
-            raise ValueError(f'compression must be "deflate" or None, not {compression!r}')
+        offer = DeflateOffer() if compression == "deflate" else compression
+        if offer is not None and not isinstance(offer, DeflateOffer):
+            raise ValueError(f'compression must be "deflate", a DeflateOffer or None, not {compression!r}')
         if ssl is not None and not isinstance(ssl, (bool, ClientSSL)):
             raise TypeError(
                 "ssl must be None, True or a ferrosocket.client.ClientSSL (the engine uses rustls, "
@@ -192,7 +238,14 @@ class connect:  # noqa: N801 - used like a function, as websockets' connect is
             "unix_path": unix_socket_path,
             "subprotocols": list(subprotocols or []),
             "headers": _pairs(additional_headers),
-            "compression": compression == "deflate",
+            "compression": None
+            if offer is None
+            else (
+                offer.client_max_window_bits,
+                offer.server_max_window_bits,
+                offer.client_no_context_takeover,
+                offer.server_no_context_takeover,
+            ),
             "open_timeout": float(open_timeout),
             "ca_file": self._tls.cafile,
             "ca_pem": self._tls.cadata,

@@ -86,8 +86,11 @@ impl NativeClient {
 
     /// Open a connection (blocking; run it in a thread pool). `unix_path`
     /// connects through a Unix socket, `uri` then gives Host and path.
+    /// `compression`: the permessage-deflate offer as (client_max_window_bits,
+    /// server_max_window_bits, client_no_context_takeover,
+    /// server_no_context_takeover), client's view, or None for no offer.
     #[pyo3(signature = (uri, config, *, unix_path=None, subprotocols=Vec::new(),
-        headers=Vec::new(), compression=true, open_timeout=10.0, ca_file=None, ca_pem=None,
+        headers=Vec::new(), compression=Some((15, 15, false, false)), open_timeout=10.0, ca_file=None, ca_pem=None,
         server_hostname=None, check_hostname=true))]
     #[allow(clippy::too_many_arguments)]
     fn connect(
@@ -98,7 +101,7 @@ impl NativeClient {
         unix_path: Option<String>,
         subprotocols: Vec<String>,
         headers: Vec<(String, String)>,
-        compression: bool,
+        compression: Option<(u8, u8, bool, bool)>,
         open_timeout: f64,
         ca_file: Option<String>,
         ca_pem: Option<String>,
@@ -114,12 +117,23 @@ impl NativeClient {
                 "open_timeout must be a positive number of seconds",
             ));
         }
+        let mut websocket = config.server.websocket;
+        if let Some((client_bits, server_bits, client_nct, server_nct)) = compression {
+            if !(8..=15).contains(&client_bits) || !(8..=15).contains(&server_bits) {
+                return Err(PyValueError::new_err("window bits must be from 8 to 15"));
+            }
+            let deflate = &mut websocket.deflate;
+            deflate.client_max_window_bits = client_bits;
+            deflate.server_max_window_bits = server_bits;
+            deflate.client_no_context_takeover = client_nct;
+            deflate.server_no_context_takeover = server_nct;
+        }
         let config = ClientConfig {
             subprotocols,
             headers,
-            compression,
+            compression: compression.is_some(),
             open_timeout: Duration::from_secs_f64(open_timeout),
-            websocket: config.server.websocket,
+            websocket,
             tls: ClientTls {
                 ca_file: ca_file.map(Into::into),
                 ca_pem,

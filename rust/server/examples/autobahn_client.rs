@@ -2,13 +2,30 @@
 //! fuzzingserver` (or Autobahn's own fuzzingserver), echoing every case.
 //!
 //! ```text
-//! cargo run --release -p ferrosocket --example autobahn_client -- ws://127.0.0.1:9001 [agent]
+//! cargo run --release -p ferrosocket --example autobahn_client -- ws://127.0.0.1:9001 [agent] [parallel]
 //! ```
+//!
+//! `parallel` cases (default 1) run at once, each on its own connection, as
+//! the server suite runs with `kosoku -p`: the fuzzingserver serves every
+//! `runCase` connection on its own, and the suite's wall time is mostly
+//! waiting (timeouts, large echoes), so a few at once cut it several-fold.
 //!
 //! Keepalive is off (an unexpected ping would fail a case, as for the
 //! server run) and the limits are raised past the suite's largest message
 //! (16 MiB in 9.1.6/9.2.6).
+//!
+//! The permessage-deflate offer is the one Autobahn's own client testee
+//! makes, `client_no_context_takeover; client_max_window_bits`: the
+//! fuzzingserver's 13.x cases only accept an offer that lets them answer
+//! with the client parameters the case is about (13.2/13.5/13.6 ask for
+//! `client_no_context_takeover`, 13.3-13.6 for a `client_max_window_bits`
+//! of 9 or 15), and decline compression otherwise, which the case reports
+//! as UNIMPLEMENTED.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use ferrosocket::proto::DeflateConfig;
 use ferrosocket::{connect, ClientConfig, Message, WebSocketConfig};
 
 fn config() -> ClientConfig {
@@ -19,6 +36,10 @@ fn config() -> ClientConfig {
             max_message_size: 64 << 20,
             max_frame_size: 64 << 20,
             max_queue_bytes: 64 << 20,
+            deflate: DeflateConfig {
+                client_no_context_takeover: true,
+                ..DeflateConfig::default()
+            },
             ..WebSocketConfig::default()
         },
         ..ClientConfig::default()
@@ -46,16 +67,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let base = args.next().unwrap_or_else(|| "ws://127.0.0.1:9001".into());
     let agent = args.next().unwrap_or_else(|| "ferrosocket-rust".into());
+    let parallel: u32 = args.next().map_or(Ok(1), |p| p.parse())?;
     let (mut ws, _) = connect(&format!("{base}/getCaseCount"), &config()).await?;
     let count: u32 = match ws.receive().await? {
         Message::Text(t) => t.trim().parse()?,
         other => return Err(format!("unexpected {other:?}").into()),
     };
     ws.wait_closed().await;
-    for case in 1..=count {
-        if let Err(e) = echo_case(&format!("{base}/runCase?case={case}&agent={agent}")).await {
-            eprintln!("case {case}: {e}");
-        }
+    let next = Arc::new(AtomicU32::new(1));
+    let workers: Vec<_> = (0..parallel.max(1))
+        .map(|_| {
+            let (next, base, agent) = (next.clone(), base.clone(), agent.clone());
+            tokio::spawn(async move {
+                loop {
+                    let case = next.fetch_add(1, Ordering::Relaxed);
+                    if case > count {
+                        break;
+                    }
+                    let url = format!("{base}/runCase?case={case}&agent={agent}");
+                    if let Err(e) = echo_case(&url).await {
+                        eprintln!("case {case}: {e}");
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await?;
     }
     let (ws, _) = connect(&format!("{base}/updateReports?agent={agent}"), &config()).await?;
     ws.wait_closed().await;
