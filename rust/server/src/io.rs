@@ -296,7 +296,12 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
         if conn.is_finishing() {
             break ReadEnd::Linger;
         }
-        if !paused && buf.capacity() - buf.len() < read_size / 2 {
+        // A frame read in place has its buffer reserved by the decoder;
+        // growing it here would copy the frame.
+        if !paused
+            && decoder.in_place_missing(&buf) == 0
+            && buf.capacity() - buf.len() < read_size / 2
+        {
             buf.reserve(read_size);
         }
         // The next timer: the close timeout once our close is out, else the
