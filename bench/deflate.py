@@ -4,7 +4,8 @@
 
 Each server runs pinned to CPU 0 with compression at its default settings:
 ferrosocket (deflate on by default, level 3; compression on its I/O
-thread) and ferrosocket at level 1,
+thread), ferrosocket at level 1 and with websockets' 12-bit window and
+memLevel 5 (at level 3 and 6),
 websockets 17 (``compression="deflate"``), uvicorn + Starlette with
 ``ws="websockets"`` and ``ws_per_message_deflate=True``. The client, pinned
 to CPU 1, is websockets with compression on: `--connections` connections each
@@ -12,7 +13,8 @@ send a ~2 KiB JSON message and wait for its echo, over and over. A Python
 client cannot saturate these servers, so throughput here mostly measures the
 client; server CPU per message (all threads, /proc) is the comparison.
 Rounds are interleaved (A B C A B C …); medians and min..max are printed
-and written to bench/results/deflate.md.
+and written to bench/results/deflate.md, with each server's compression
+ratio on the benchmark's message stream (`ratio`). `--servers` picks some.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ SERVERS = {
                     "--log-level", "warning", "--port", "{port}"],
     "ferrosocket-level1": [sys.executable, "-m", "ferrosocket", "ferrosocket.examples:echo", "--ping-interval", "0",
                            "--log-level", "warning", "--compression-level", "1", "--port", "{port}"],
+    "ferrosocket-w12m5": [sys.executable, "-m", "ferrosocket", "ferrosocket.examples:echo", "--ping-interval", "0",
+                          "--log-level", "warning", "--compression-window-bits", "12",
+                          "--compression-mem-level", "5", "--port", "{port}"],
+    "ferrosocket-w12m5-level6": [sys.executable, "-m", "ferrosocket", "ferrosocket.examples:echo",
+                                 "--ping-interval", "0", "--log-level", "warning", "--compression-window-bits", "12",
+                                 "--compression-mem-level", "5", "--compression-level", "6", "--port", "{port}"],
     "websockets": [sys.executable, str(HERE / "servers" / "deflate_peers.py"), "websockets", "{port}"],
     "uvicorn": [sys.executable, str(HERE / "servers" / "deflate_peers.py"), "uvicorn", "{port}"],
 }  # fmt: skip
@@ -108,6 +116,37 @@ async def client(port: int, server_pid: int, connections: int, warmup: float, du
     return {"msgs_per_s": count / (t1 - t0), "us_per_msg": (cpu1 - cpu0) * 1e6 / max(count, 1)}
 
 
+# (window bits, memLevel, level) each server compresses with: ferrosocket's
+# from its command line (defaults in DEFAULT), websockets' from its defaults.
+DEFAULT = (15, 8, 3)
+SETTINGS = {
+    "ferrosocket": DEFAULT,
+    "ferrosocket-level1": DEFAULT[:2] + (1,),
+    "ferrosocket-w12m5": (12, 5, 3),
+    "ferrosocket-w12m5-level6": (12, 5, 6),
+    "websockets": (12, 5, 6),
+}
+
+
+def ratio(name: str) -> str:
+    """Compression ratio of the benchmark's message stream (context kept
+    across messages, as in the run) with `name`'s settings, computed with
+    zlib: the same algorithm and parameters, so the same ratio to within a
+    few bytes."""
+    import zlib
+
+    if name not in SETTINGS:
+        return "–"
+    wbits, mem, level = SETTINGS[name]
+    z = zlib.compressobj(level, zlib.DEFLATED, -wbits, mem)
+    raw = out = 0
+    for i in range(256):
+        m = message(i % 64).encode()
+        raw += len(m)
+        out += len(z.compress(m)) + len(z.flush(zlib.Z_SYNC_FLUSH)) - 4
+    return f"{raw / out:.2f}"
+
+
 def run_one(name: str, args: argparse.Namespace) -> dict[str, float]:
     port = free_port()
     cmd = [c.format(port=port) for c in SERVERS[name]]
@@ -143,10 +182,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--connections", type=int, default=20)
+    parser.add_argument("--servers", default=",".join(SERVERS))
     args = parser.parse_args()
-    results: dict[str, list[dict[str, float]]] = {name: [] for name in SERVERS}
+    names = args.servers.split(",")
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     for r in range(args.rounds):
-        for name in SERVERS:
+        for name in names:
             res = run_one(name, args)
             results[name].append(res)
             print(f"[round {r + 1}] {name:12} {res['msgs_per_s']:8,.0f} msgs/s  {res['us_per_msg']:6.1f} us CPU/msg")
@@ -157,8 +198,8 @@ def main() -> None:
         f"Command: `python bench/deflate.py --rounds {args.rounds} --duration {args.duration} "
         f"--connections {args.connections}`; ~{size} B JSON messages; server on CPU 0, websockets client on CPU 1.",
         "",
-        "| server | msgs/s (client-bound) | µs server CPU/msg | cost ×websockets |",
-        "|---|---|---|---|",
+        "| server | msgs/s (client-bound) | µs server CPU/msg | cost ×websockets | ratio (zlib, same settings) |",
+        "|---|---|---|---|---|",
     ]
     base = statistics.median(r["us_per_msg"] for r in results["websockets"])
     for name, runs in results.items():
@@ -167,7 +208,7 @@ def main() -> None:
         median = statistics.median(cost)
         lines.append(
             f"| {name} | {statistics.median(thr):,.0f} ({min(thr):,.0f}..{max(thr):,.0f}) | "
-            f"{median:.1f} ({min(cost):.1f}..{max(cost):.1f}) | {median / base:.2f}× |"
+            f"{median:.1f} ({min(cost):.1f}..{max(cost):.1f}) | {median / base:.2f}× | {ratio(name)} |"
         )
     table = "\n".join(lines) + "\n"
     (HERE / "results").mkdir(exist_ok=True)

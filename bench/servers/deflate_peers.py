@@ -1,6 +1,6 @@
 """Peers with permessage-deflate at their defaults, for bench/deflate.py.
 
-python deflate_peers.py websockets|uvicorn PORT
+python deflate_peers.py websockets|uvicorn [--port] PORT
 """
 
 import sys
@@ -21,7 +21,7 @@ async def websockets_main(port: int) -> None:
 
 
 if __name__ == "__main__":
-    kind, port = sys.argv[1], int(sys.argv[2])
+    kind, port = sys.argv[1], int(sys.argv[-1])
     if kind == "websockets":
         import uvloop
 

@@ -360,7 +360,7 @@ fn text_fails_fast_mid_frame() {
     let mut d = Decoder::default();
     let mut buf = BytesMut::from(&wire[..hdr + 7]);
     assert_eq!(d.decode(&mut buf), Ok(None));
-    assert!(buf.is_empty(), "available payload must be consumed");
+    assert_eq!(buf.len(), hdr + 7, "a frame read in place stays put");
     buf.extend_from_slice(&wire[hdr + 7..hdr + 11]);
     assert_eq!(d.decode(&mut buf), Err(ProtocolError::InvalidUtf8));
 }
@@ -435,12 +435,64 @@ fn fast_path_leaves_following_bytes() {
 fn incremental_reserve_is_bounded_by_arrival() {
     let mut d = Decoder::default();
     let mut buf = BytesMut::new();
-    // Declares 16 MiB but only 10 bytes arrive.
+    // A first fragment declaring 16 MiB, of which only 10 bytes arrive.
     buf.extend_from_slice(&[0x02, 0xFF, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4]);
     buf.extend_from_slice(&[0u8; 10]);
     assert_eq!(d.decode(&mut buf), Ok(None));
     let cap = d.buffered_capacity();
     assert!(cap < 4096, "capacity {cap}");
+}
+
+#[test]
+fn a_frame_read_in_place_is_reserved_at_most_4_mib_ahead() {
+    let mut d = Decoder::default();
+    let mut buf = BytesMut::new();
+    // One final frame declaring 16 MiB - 1, of which only 10 bytes arrive.
+    buf.extend_from_slice(&[0x82, 0xFF, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4]);
+    buf.extend_from_slice(&[0u8; 10]);
+    assert_eq!(d.decode(&mut buf), Ok(None));
+    assert!(
+        buf.capacity() <= 24 + (4 << 20),
+        "capacity {}",
+        buf.capacity()
+    );
+    assert_eq!(d.in_place_missing(&buf), (16 << 20) - 1 - 10);
+}
+
+#[test]
+fn a_frame_that_spans_reads_lands_in_one_buffer_without_a_copy() {
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+    for opcode in [OpCode::Binary, OpCode::Text] {
+        let payload: Vec<u8> = if opcode == OpCode::Text {
+            payload.iter().map(|b| b'a' + b % 26).collect()
+        } else {
+            payload.clone()
+        };
+        let wire = masked(opcode, &payload, true);
+        let mut d = Decoder::default();
+        let mut buf = BytesMut::from(&wire[..1000]);
+        assert_eq!(d.decode(&mut buf), Ok(None));
+        let start = buf.as_ptr() as usize;
+        assert!(buf.capacity() >= wire.len(), "reserved for the whole frame");
+        let mut event = None;
+        for piece in wire[1000..].chunks(4096) {
+            assert!(event.is_none());
+            buf.extend_from_slice(piece);
+            event = d.decode(&mut buf).unwrap();
+        }
+        let data = match event.expect("the frame completes") {
+            Event::Binary(b) | Event::Text(b) => b,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(&data[..], &payload[..]);
+        let header = wire.len() - payload.len();
+        assert_eq!(
+            data.as_ptr() as usize,
+            start + header,
+            "split out of the read buffer"
+        );
+        assert!(buf.is_empty());
+    }
 }
 
 // ---- encoder ----

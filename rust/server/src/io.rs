@@ -11,6 +11,13 @@
 //! that stops answering is closed with 1011), the optional idle timeout, and
 //! the close timeout once a close frame is out.
 //!
+//! Memory per idle connection is what a server with many connections pays
+//! for most, so nothing is held for a connection that does not need it: a
+//! plain TCP reader holds no buffer until the socket is first readable, and
+//! drops its empty buffer when a timer (keepalive, idle) finds it quiet; rarely used futures (vectored writes of
+//! shared frames, lingering after close, the handshake's) are boxed, since
+//! a task is as large as its largest state and keeps that room for life.
+//!
 //! The writer takes everything queued in one go. The connection's own frames
 //! are one contiguous buffer, written with plain writes; once published
 //! messages are queued (shared frames, see `crate::topics`), the batch is a
@@ -47,6 +54,13 @@ const MAX_READ: usize = 256 << 10;
 
 /// The reader task's half of a stream.
 pub(crate) trait ReadHalf: Send + 'static {
+    /// Whether [`ReadHalf::wait_readable`] can wait without a buffer, so an
+    /// idle connection may hold none (plain TCP; TLS keeps bytes of its own).
+    const READINESS: bool = false;
+    /// Wait until a read would not block.
+    fn wait_readable(&mut self) -> impl Future<Output = io::Result<()>> + Send + '_ {
+        std::future::ready(Ok(()))
+    }
     /// Read what is available into `buf` (0 at EOF).
     fn read_into<'a>(
         &'a mut self,
@@ -74,6 +88,22 @@ pub(crate) trait WriteHalf: Send + 'static {
 
 /// Halves of a stream that implements tokio's I/O traits (TLS, Unix sockets).
 pub(crate) struct Io<T>(T);
+
+/// The read half of a TCP socket: readiness without a buffer.
+pub(crate) struct TcpRead(OwnedReadHalf);
+
+impl ReadHalf for TcpRead {
+    const READINESS: bool = true;
+    fn wait_readable(&mut self) -> impl Future<Output = io::Result<()>> + Send + '_ {
+        self.0.readable()
+    }
+    fn read_into<'a>(
+        &'a mut self,
+        buf: &'a mut BytesMut,
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        self.0.read_buf(buf)
+    }
+}
 
 impl<T: AsyncRead + Unpin + Send + 'static> ReadHalf for Io<T> {
     fn read_into<'a>(
@@ -156,14 +186,14 @@ pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + Sized + 'sta
 }
 
 impl Transport for TcpStream {
-    type R = Io<OwnedReadHalf>;
+    type R = TcpRead;
     type W = SharedTcp;
     fn halves(self) -> (Self::R, Self::W, Option<Arc<OwnedWriteHalf>>) {
         // Frames are written whole and batched already; Nagle only adds latency.
         let _ = self.set_nodelay(true);
         let (rd, wr) = self.into_split();
         let wr = Arc::new(wr);
-        (Io(rd), SharedTcp(wr.clone()), Some(wr))
+        (TcpRead(rd), SharedTcp(wr.clone()), Some(wr))
     }
 }
 
@@ -263,6 +293,12 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
     // The inbound queue is full: stop reading (TCP flow control reaches the
     // client) but keep the timers running.
     let mut paused = false;
+    // A connection that has sent nothing yet holds no read buffer (the
+    // handshake's is dropped here); an active one keeps its buffer between
+    // messages, and drops it when a timer finds it quiet.
+    if R::READINESS && buf.is_empty() {
+        buf = BytesMut::new();
+    }
     let end = 'outer: loop {
         while !paused {
             match decoder.decode(&mut buf) {
@@ -296,7 +332,15 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
         if conn.is_finishing() {
             break ReadEnd::Linger;
         }
-        if !paused && buf.capacity() - buf.len() < read_size / 2 {
+        // A frame read in place has its buffer reserved by the decoder;
+        // growing it here would copy the frame. A released buffer
+        // (capacity 0) is allocated by `read_some` once the socket is
+        // readable.
+        if !paused
+            && buf.capacity() != 0
+            && decoder.in_place_missing(&buf) == 0
+            && buf.capacity() - buf.len() < read_size / 2
+        {
             buf.reserve(read_size);
         }
         // The next timer: the close timeout once our close is out, else the
@@ -319,7 +363,7 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
         };
         let wake = tokio::select! {
             _ = poll_fn(|cx| conn.poll_aborted(cx)) => break ReadEnd::Gone,
-            r = rd.read_into(&mut buf), if !paused => Wake::Read(r),
+            r = read_some(&mut rd, &mut buf), if !paused => Wake::Read(r),
             _ = poll_fn(|cx| conn.poll_reader_resume(cx)), if paused => Wake::Resume,
             _ = poll_fn(|cx| conn.poll_closing(cx)), if close_deadline.is_none() && !paused => Wake::Closing,
             _ = sleep_until(timer.unwrap_or_else(Instant::now)), if timer.is_some() => Wake::Timer,
@@ -340,6 +384,11 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
             }
             Wake::Closing => {}
             Wake::Timer => {
+                if R::READINESS && buf.is_empty() {
+                    // Quiet since the last timer: drop what a burst left.
+                    buf = BytesMut::new();
+                    read_size = MIN_READ;
+                }
                 let now = Instant::now();
                 if close_deadline.is_some_and(|d| now >= d) {
                     conn.on_abnormal();
@@ -364,11 +413,23 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
         }
     };
     if let ReadEnd::Linger = end {
+        // Boxed, like the writer's vectored writes: only a closing
+        // connection needs its buffer and timer.
         tokio::select! {
-            _ = linger(rd, conn.config().close_timeout) => {}
+            _ = Box::pin(linger(rd, conn.config().close_timeout)) => {}
             _ = poll_fn(|cx| conn.poll_aborted(cx)) => {}
         }
     }
+}
+
+/// Read into `buf`; a buffer released between bursts (capacity 0) is
+/// allocated only once the socket is readable.
+async fn read_some<R: ReadHalf>(rd: &mut R, buf: &mut BytesMut) -> io::Result<usize> {
+    if buf.capacity() == 0 {
+        rd.wait_readable().await?;
+        buf.reserve(MIN_READ);
+    }
+    rd.read_into(buf).await
 }
 
 /// Let the application reach a close that waits behind queued messages, for
@@ -455,7 +516,9 @@ async fn write_loop<W: WriteHalf>(conn: Arc<Conn>, mut wr: W) -> Option<W> {
             if !own.is_empty() {
                 segments.push(own.freeze());
             }
-            let result = write_segments(&mut wr, &segments, stall).await;
+            // Boxed: its array of 64 `IoSlice`s would otherwise be room
+            // kept in every connection's writer task, idle or not.
+            let result = Box::pin(write_segments(&mut wr, &segments, stall)).await;
             segments.clear();
             match result {
                 Ok(n) => n,

@@ -160,6 +160,41 @@ async fn echo_large_8_mib_messages() {
     }
 }
 
+/// Large messages are read in place (into a reused allocation once the
+/// application dropped the previous payload) and sent next to their header;
+/// small ones go through the outbound buffer. Many of both in flight, sent
+/// before any echo is read, must come back intact and in order.
+#[tokio::test]
+async fn mixed_large_and_small_messages_in_flight_echo_in_order() {
+    let server = serve("/echo", echo).await;
+    let mut client = connect(&server, "/echo").await;
+    let sizes = [
+        100usize,
+        65_536,
+        (1 << 20) + 1,
+        3,
+        16 << 10,
+        (1 << 20) + 7,
+        200_000,
+    ];
+    let messages: Vec<Vec<u8>> = (0..42)
+        .map(|i| {
+            let size = sizes[i % sizes.len()];
+            (0..size).map(|j| ((i * 31 + j) % 253) as u8).collect()
+        })
+        .collect();
+    for m in &messages {
+        client.feed(WsMessage::binary(m.clone())).await.unwrap();
+    }
+    client.flush().await.unwrap();
+    for (i, m) in messages.iter().enumerate() {
+        match next_msg(&mut client).await {
+            WsMessage::Binary(got) => assert!(got[..] == m[..], "message {i} differs"),
+            other => panic!("message {i}: expected binary, got {other:?}"),
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Seen {
     Text(Result<String, WebSocketError>),

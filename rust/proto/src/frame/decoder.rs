@@ -5,7 +5,10 @@
 //! The decoder is a state machine over a caller-owned `BytesMut`: the server
 //! appends whatever it read from the socket and calls [`Decoder::decode`]
 //! until it returns `Ok(None)`. Every byte the decoder has processed is
-//! removed from the buffer, so the caller never tracks offsets.
+//! removed from the buffer, so the caller never tracks offsets; the one
+//! exception is a frame read in place (below), which stays at the front of
+//! the buffer until it is complete, so the caller must keep appending to the
+//! same buffer.
 //!
 //! * **States.** Between messages, inside a data message (reading one of its
 //!   frames' payload, or waiting for its next fragment's header), or failed.
@@ -19,13 +22,26 @@
 //! * **Fast path.** When a whole unfragmented data frame is already in the
 //!   buffer, its payload is unmasked in place and `split_to` hands it out as
 //!   the event's `Bytes`: no copy.
-//! * **Incremental path.** Otherwise the payload is consumed as it arrives:
-//!   each available piece is appended to the message buffer, unmasked with the
-//!   running payload offset, and (for text) fed to the streaming UTF-8
-//!   validator. An invalid byte therefore fails the connection with 1007 in
-//!   the same `decode` call in which it arrives (Autobahn 6.4.3/6.4.4 strict),
-//!   and across fragments too. The message buffer only grows by bytes that
-//!   have arrived, so a peer cannot make us allocate by declaring a length.
+//! * **In place.** An unfragmented, uncompressed data frame that has not
+//!   fully arrived is read where it lands: its header stays at the front of
+//!   the caller's buffer, the buffer is reserved for the whole frame (its
+//!   declared length was checked against the limits first, and at most
+//!   4 MiB (`EAGER_RESERVE`) is reserved ahead of what arrived, growing by doubling
+//!   beyond), each piece is unmasked and (for text) validated as it arrives,
+//!   and once complete the payload is split off as the event's `Bytes`. A
+//!   megabyte message therefore costs no copy here: the socket reads into
+//!   its final buffer. The reservation is address space; pages are only
+//!   touched by bytes that arrive, so a peer that declares 16 MiB and stalls
+//!   holds what it sent. [`Decoder::in_place_missing`] tells the caller not
+//!   to grow the buffer itself meanwhile (that would copy the frame).
+//! * **Incremental path.** Fragmented and compressed messages are consumed as
+//!   they arrive: each available piece is appended to the message buffer
+//!   (or inflated into it), unmasked with the running payload offset, and (for
+//!   text) fed to the streaming UTF-8 validator. The message buffer only
+//!   grows by bytes that have arrived.
+//! * **Fail fast.** On both paths an invalid UTF-8 byte fails the connection
+//!   with 1007 in the same `decode` call in which it arrives (Autobahn
+//!   6.4.3/6.4.4 strict), and across fragments too.
 //! * **Control frames** (≤125 bytes) are decoded only once complete; they may
 //!   be interleaved between the fragments of a data message.
 //! * **Errors are sticky**: after an error, `decode` keeps returning it; the
@@ -81,6 +97,12 @@ impl Default for DecoderConfig {
 /// Initial capacity cap of a message buffer on the incremental path.
 const INITIAL_MESSAGE_CAPACITY: usize = 64 * 1024;
 
+/// Most of a frame read in place that is reserved ahead of the bytes that
+/// have arrived (beyond it the buffer doubles with what arrived): a frame up
+/// to this size lands in one allocation, and a peer declaring the maximum
+/// frame size gets this much address space, not the declared length.
+const EAGER_RESERVE: usize = 4 << 20;
+
 /// Where the decoder is between two calls.
 #[derive(Debug)]
 enum State {
@@ -88,9 +110,117 @@ enum State {
     Idle,
     /// A data message has started and not yet completed.
     Message(Message),
+    /// An unfragmented, uncompressed data frame read in place (see the
+    /// module docs): its header and the payload so far are at the front of
+    /// the caller's buffer.
+    InPlace(InPlace),
     /// A protocol error was found; every later call returns it.
     Failed(ProtocolError),
 }
+
+/// The frame read in place.
+#[derive(Debug)]
+struct InPlace {
+    kind: Kind,
+    header_len: usize,
+    len: usize,
+    mask: [u8; 4],
+    /// Payload bytes already unmasked and validated.
+    done: usize,
+}
+
+impl InPlace {
+    /// Unmask and validate what arrived since the last call; the event once
+    /// the whole payload is there.
+    fn advance(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+        let arrived = (buf.len() - self.header_len).min(self.len);
+        if arrived > self.done {
+            let piece = &mut buf[self.header_len + self.done..self.header_len + arrived];
+            apply_mask(piece, self.mask, self.done);
+            if let Kind::Text(utf8) = &mut self.kind {
+                utf8.feed(piece)?;
+            }
+            self.done = arrived;
+        }
+        if self.done < self.len {
+            reserve_in_place(buf, self.header_len + self.len);
+            return Ok(None);
+        }
+        buf.advance(self.header_len);
+        let payload = buf.split_to(self.len).freeze();
+        Ok(Some(match &mut self.kind {
+            Kind::Text(utf8) => {
+                utf8.finish()?;
+                Event::Text(payload)
+            }
+            Kind::Binary => Event::Binary(payload),
+        }))
+    }
+}
+
+/// Make room in `buf` for a frame of `total` bytes (header included) read in
+/// place: all of it up to `EAGER_RESERVE` ahead of what arrived, doubling
+/// beyond. `total` has been bounded by the limits.
+///
+/// A frame that fits in the eager bound gets `REUSE_SLACK` more: the bytes
+/// that follow it (the next frame's start) then land in the same
+/// allocation, so once the application has dropped the payload, the next
+/// frame's reservation reclaims that allocation instead of faulting in fresh
+/// pages (a megabyte message per allocation otherwise costs a page fault
+/// per 4 KiB, in both directions of the allocator).
+fn reserve_in_place(buf: &mut BytesMut, total: usize) {
+    let eager = buf.len().saturating_mul(2).max(buf.len() + EAGER_RESERVE);
+    let target = if total <= eager {
+        total + REUSE_SLACK
+    } else {
+        eager
+    };
+    if buf.capacity() < target {
+        buf.reserve(target - buf.len());
+    }
+}
+
+/// Handles on the allocations of recent frames read in place (see
+/// [`Spares::place`]).
+#[derive(Debug, Default)]
+struct Spares(Vec<BytesMut>);
+
+/// Allocations kept for reuse: enough for the messages a fast peer has in
+/// flight while the application still holds the previous ones.
+const MAX_SPARES: usize = 3;
+
+impl Spares {
+    /// Before a frame of `total` bytes is read in place: move the bytes of
+    /// `buf` (its header and what arrived of it) into a kept allocation whose
+    /// payloads have all been dropped, if one is big enough, and keep `buf`'s
+    /// own allocation for a later frame. A stream of large messages then
+    /// cycles through a few allocations instead of faulting in fresh pages
+    /// for every one, which cost more than the copies saved by reading in
+    /// place. Only allocations up to `EAGER_RESERVE` are kept.
+    fn place(&mut self, buf: &mut BytesMut, total: usize) {
+        let want = total + REUSE_SLACK;
+        if buf.capacity() >= want || total > EAGER_RESERVE {
+            return;
+        }
+        let reused = match self.0.iter_mut().position(|s| s.try_reclaim(want)) {
+            Some(i) => self.0.swap_remove(i),
+            None => BytesMut::with_capacity(want),
+        };
+        let mut old = std::mem::replace(buf, reused);
+        buf.extend_from_slice(&old);
+        old.clear();
+        // The oldest handle goes first: it is the one least likely to be
+        // reclaimed (a small read buffer, or a payload the application keeps).
+        if self.0.len() == MAX_SPARES {
+            self.0.remove(0);
+        }
+        self.0.push(old);
+    }
+}
+
+/// See [`reserve_in_place`]: at least half of the reader's largest read, so
+/// the reader does not grow the buffer for the bytes after the frame.
+const REUSE_SLACK: usize = 128 << 10;
 
 /// The data message being assembled.
 #[derive(Debug)]
@@ -167,6 +297,9 @@ pub struct Decoder {
     state: State,
     /// Fixed at construction: whether RSV1 may mark a compressed message.
     inflater: Option<Inflater>,
+    /// Allocations of earlier frames read in place, reused once their
+    /// payloads are dropped.
+    spares: Spares,
 }
 
 impl Default for Decoder {
@@ -183,6 +316,7 @@ impl Decoder {
             role: Role::Server,
             state: State::Idle,
             inflater: None,
+            spares: Spares::default(),
         }
     }
 
@@ -209,7 +343,18 @@ impl Decoder {
     pub fn buffered_capacity(&self) -> usize {
         match &self.state {
             State::Message(m) => m.capacity(),
-            State::Idle | State::Failed(_) => 0,
+            State::Idle | State::InPlace(_) | State::Failed(_) => 0,
+        }
+    }
+
+    /// Bytes of a frame read in place that have not arrived yet (0 when no
+    /// frame is read in place). While it is not 0 the decoder has reserved
+    /// the caller's buffer for them: growing it further would copy the
+    /// frame, so the caller should just read into the spare capacity.
+    pub fn in_place_missing(&self, buf: &BytesMut) -> usize {
+        match &self.state {
+            State::InPlace(f) => (f.header_len + f.len).saturating_sub(buf.len()),
+            _ => 0,
         }
     }
 
@@ -230,6 +375,13 @@ impl Decoder {
 
     fn decode_inner(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
         loop {
+            if let State::InPlace(frame) = &mut self.state {
+                let event = frame.advance(buf)?;
+                if event.is_some() {
+                    self.state = State::Idle;
+                }
+                return Ok(event);
+            }
             if let State::Message(msg) = &mut self.state {
                 if let Some(frame) = msg.frame.as_mut() {
                     let limit = self.config.max_message_size;
@@ -274,7 +426,7 @@ impl Decoder {
             }
             let message = match &mut self.state {
                 State::Message(m) => Some(m),
-                State::Idle | State::Failed(_) => None,
+                State::Idle | State::InPlace(_) | State::Failed(_) => None,
             };
             match (h.opcode, message.is_some()) {
                 (OpCode::Continuation, false) => return Err(ProtocolError::UnexpectedContinuation),
@@ -317,6 +469,23 @@ impl Decoder {
                     } else {
                         Ok(Some(Event::Binary(payload.freeze())))
                     };
+                }
+                None if !compressed && h.fin => {
+                    // The frame's length is known and within the limits: read
+                    // it where it lands.
+                    self.spares.place(buf, header_len + len);
+                    let kind = if h.opcode == OpCode::Text {
+                        Kind::Text(Utf8Validator::new())
+                    } else {
+                        Kind::Binary
+                    };
+                    self.state = State::InPlace(InPlace {
+                        kind,
+                        header_len,
+                        len,
+                        mask,
+                        done: 0,
+                    });
                 }
                 None => {
                     buf.advance(header_len);

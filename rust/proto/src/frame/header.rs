@@ -65,8 +65,9 @@ impl FrameHeader {
         dst.extend_from_slice(&bytes[..n]);
     }
 
-    /// The wire bytes and how many of them are used: the encoder itself.
-    pub(crate) fn to_bytes(self) -> ([u8; MAX_LEN], usize) {
+    /// The wire bytes and how many of them are used: the encoder itself
+    /// (for a header written next to its payload, as in a vectored write).
+    pub fn to_bytes(self) -> ([u8; MAX_LEN], usize) {
         let mut h = [0u8; MAX_LEN];
         h[0] = (u8::from(self.fin) << 7) | (u8::from(self.rsv1) << 6) | self.opcode as u8;
         let m = if self.mask.is_some() { 0x80 } else { 0 };

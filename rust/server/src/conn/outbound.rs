@@ -15,8 +15,17 @@
 //! `raw`, and the writer sends chunks and `raw` with one vectored write. A
 //! connection that never receives a published message never has a chunk, so
 //! a plain send keeps its single-buffer path (and the direct write).
+//!
+//! A large uncompressed message (at least [`LARGE_MESSAGE`] bytes, server
+//! role) is not copied into `raw`: copying megabytes into one growing buffer
+//! costs a copy per message plus the copies of every reallocation. When the
+//! socket is free its header and payload go out with one vectored write
+//! straight from the caller's bytes, and only what the socket did not take
+//! is kept; otherwise the header goes into `raw` and the payload is queued
+//! as a chunk of its own, written where it is by the writer's `writev`.
 
 use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -38,6 +47,10 @@ pub(crate) fn frame(dst: &mut BytesMut, opcode: OpCode, payload: &[u8], mask: Op
     };
     encode_frame(dst, header, payload);
 }
+
+/// Payload size from which an uncompressed message is written next to its
+/// header (vectored) instead of being copied into the outbound buffer.
+pub(crate) const LARGE_MESSAGE: usize = 16 << 10;
 
 /// A frame waiting for the writer task on a compressed connection.
 #[derive(Debug)]
@@ -69,6 +82,9 @@ pub(super) struct OutBuf {
     chunk_bytes: usize,
     /// Encoded bytes.
     pub(super) raw: BytesMut,
+    /// Where the payloads of large messages are copied when the socket
+    /// cannot take them at once: kept, so the allocation is reused.
+    large: BytesMut,
     /// With permessage-deflate, data messages (and the close frame, which
     /// must follow them) wait here for the writer task to compress them.
     queue: Vec<OutItem>,
@@ -91,6 +107,7 @@ impl Default for OutBuf {
             chunks: VecDeque::new(),
             chunk_bytes: 0,
             raw: BytesMut::new(),
+            large: BytesMut::new(),
             queue: Vec::new(),
             queued_bytes: 0,
             deflate: None,
@@ -118,6 +135,12 @@ impl OutBuf {
             self.queue.push(OutItem::Shared(frame));
             return;
         }
+        self.push_chunk(frame);
+    }
+
+    /// Queue encoded bytes by reference behind everything queued so far
+    /// (plain connections only).
+    fn push_chunk(&mut self, frame: Bytes) {
         if !self.raw.is_empty() {
             let own = self.raw.split().freeze();
             self.chunk_bytes += own.len();
@@ -136,6 +159,43 @@ impl OutBuf {
             payload,
             compress: true,
         });
+    }
+
+    /// Whether the writer is idle and nothing but `raw` is queued, so the
+    /// sending thread may write `raw` to the socket itself.
+    fn socket_free_but_raw(&self) -> bool {
+        self.writer_idle && self.in_flight == 0 && self.queue.is_empty() && self.chunks.is_empty()
+    }
+
+    /// Whether nothing at all is queued or being written.
+    fn socket_free(&self) -> bool {
+        self.raw.is_empty() && self.socket_free_but_raw()
+    }
+
+    /// Send a large unmasked frame without copying it into `raw` (see the
+    /// module docs): written now with one vectored write when the socket is
+    /// free, the rest queued as a chunk of its own.
+    fn push_large(&mut self, socket: Option<&OwnedWriteHalf>, opcode: OpCode, payload: &[u8]) {
+        let (header, n) = FrameHeader::new(opcode, payload.len()).to_bytes();
+        let header = &header[..n];
+        let mut written = 0;
+        if let Some(socket) = socket.filter(|_| self.socket_free()) {
+            let parts = [IoSlice::new(header), IoSlice::new(payload)];
+            written = socket.try_write_vectored(&parts).unwrap_or(0);
+        }
+        if written < header.len() {
+            self.raw.extend_from_slice(&header[written..]);
+            written = header.len();
+        }
+        let rest = &payload[written - header.len()..];
+        if !rest.is_empty() {
+            // Copied out of `large`, whose allocation comes back here once
+            // the writer has dropped the chunk (the next reserve reclaims it).
+            self.large.reserve(rest.len());
+            self.large.extend_from_slice(rest);
+            let chunk = self.large.split().freeze();
+            self.push_chunk(chunk);
+        }
     }
 
     /// The masking key for the next frame: `None` in the server role.
@@ -192,15 +252,12 @@ impl Conn {
     /// Whatever the socket does not take now is left to the writer.
     pub(super) fn flush(&self, inner: &mut Inner) -> Option<Waker> {
         let out = &mut inner.out;
-        if out.writer_idle
-            && out.in_flight == 0
-            && !out.raw.is_empty()
-            && out.queue.is_empty()
-            && out.chunks.is_empty()
-        {
+        if out.socket_free_but_raw() {
             if let Some(socket) = self.direct.get() {
-                if let Ok(n) = socket.try_write(&out.raw) {
-                    out.raw.advance(n);
+                if !out.raw.is_empty() {
+                    if let Ok(n) = socket.try_write(&out.raw) {
+                        out.raw.advance(n);
+                    }
                 }
                 if out.raw.is_empty() && !inner.session.is_finishing() && out.owed_pong.is_none() {
                     return None;
@@ -260,6 +317,8 @@ impl Conn {
                     compress,
                 });
                 out.queued_bytes += payload.len();
+            } else if data && payload.len() >= LARGE_MESSAGE && out.masks.is_none() {
+                out.push_large(self.direct.get().map(|s| &**s), opcode, payload);
             } else {
                 let mask = out.mask();
                 frame(&mut out.raw, opcode, payload, mask);

@@ -90,26 +90,33 @@ async fn handle(guard: ActiveGuard, accepted: Accepted) {
             let local = tcp.local_addr().ok();
             match guard.0.config.tls.clone() {
                 None => serve_stream(guard, tcp, Some(peer), local).await,
-                Some(tls) => {
-                    let handshake = TlsAcceptor::from(tls).accept(tcp);
-                    match timeout(guard.0.config.handshake_timeout, handshake).await {
-                        Ok(Ok(stream)) => serve_stream(guard, stream, Some(peer), local).await,
-                        Ok(Err(err)) => guard.0.refuse(
-                            Some(peer),
-                            Refusal::Tls,
-                            0,
-                            &format!("TLS handshake failed: {err}"),
-                        ),
-                        Err(_) => guard.0.refuse(
-                            Some(peer),
-                            Refusal::Timeout,
-                            0,
-                            "TLS handshake timed out",
-                        ),
-                    }
-                }
+                // Boxed: a TLS session is kilobytes, and a plain connection's
+                // task would otherwise keep room for one its whole life.
+                Some(tls) => Box::pin(serve_tls(guard, tcp, peer, local, tls)).await,
             }
         }
         Accepted::Unix(stream) => serve_stream(guard, stream, None, None).await,
+    }
+}
+
+async fn serve_tls(
+    guard: ActiveGuard,
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+    tls: Arc<tokio_rustls::rustls::ServerConfig>,
+) {
+    let handshake = TlsAcceptor::from(tls).accept(tcp);
+    match timeout(guard.0.config.handshake_timeout, handshake).await {
+        Ok(Ok(stream)) => serve_stream(guard, stream, Some(peer), local).await,
+        Ok(Err(err)) => guard.0.refuse(
+            Some(peer),
+            Refusal::Tls,
+            0,
+            &format!("TLS handshake failed: {err}"),
+        ),
+        Err(_) => guard
+            .0
+            .refuse(Some(peer), Refusal::Timeout, 0, "TLS handshake timed out"),
     }
 }

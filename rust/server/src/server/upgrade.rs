@@ -28,7 +28,15 @@ pub(super) async fn serve_stream<T: Transport>(
 ) {
     let shared = &guard.0;
     let config = &shared.config;
-    let head = match timeout(config.handshake_timeout, read_head(&mut stream, config)).await {
+    // The handshake's futures (reading the head, answering a refusal) are
+    // boxed: a task is as large as its largest state, and every connection
+    // would otherwise keep their room for its whole life (see `run`).
+    let head = match Box::pin(timeout(
+        config.handshake_timeout,
+        read_head(&mut stream, config),
+    ))
+    .await
+    {
         Ok(Ok(Some(head))) => head,
         Ok(Ok(None)) => return,
         Err(_) => {
@@ -197,7 +205,13 @@ async fn read_head<S: AsyncRead + Unpin>(
 }
 
 /// Write a complete HTTP response, then close without resetting the socket.
-async fn respond<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, response: &[u8]) {
+/// Boxed (see `serve_stream`): its read buffer and timers are not kept in
+/// every connection's task.
+async fn respond<S: AsyncRead + AsyncWrite + Unpin>(stream: S, response: &[u8]) {
+    Box::pin(respond_now(stream, response)).await
+}
+
+async fn respond_now<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, response: &[u8]) {
     if stream.write_all(response).await.is_err() || stream.flush().await.is_err() {
         return;
     }
