@@ -30,6 +30,7 @@ from support import TIMEOUT
 from websockets.asyncio.client import ClientConnection, connect, unix_connect
 
 PID_APP = """
+import asyncio
 import os
 import time
 
@@ -43,8 +44,12 @@ async def app(ws):
             ws.publish("room", message[4:])  # to every subscriber but ws, on every worker
             continue
         if message == "hang":
-            await ws.send_text("hanging")  # the engine writes it while the loop is blocked
-            time.sleep(3600)  # blocks this worker's loop: it cannot shut down
+            await ws.send_text("hanging")
+            # One wait in the loop's selector, so that the reply is on the wire
+            # in both bridge modes (on the loop's thread the engine only runs
+            # there), then block this worker's loop: it cannot shut down.
+            await asyncio.sleep(0.05)
+            time.sleep(3600)
         await ws.send_text(message)
 """
 
