@@ -7,8 +7,18 @@ fn offers(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+/// The RFC's 15-bit windows on our side, so that an answer shows what the
+/// offer alone decides (the defaults lower them, see the last test).
+fn rfc_windows() -> DeflateConfig {
+    DeflateConfig {
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+        ..DeflateConfig::default()
+    }
+}
+
 fn neg(v: &[&str]) -> Option<(DeflateParams, String)> {
-    negotiate(&offers(v), &DeflateConfig::default())
+    negotiate(&offers(v), &rfc_windows())
 }
 
 fn params(snct: bool, cnct: bool, sbits: u8, cbits: u8) -> DeflateParams {
@@ -36,7 +46,7 @@ fn browser_offer() {
     // We may limit the client's window when it offered the parameter.
     let cfg = DeflateConfig {
         client_max_window_bits: 10,
-        ..DeflateConfig::default()
+        ..rfc_windows()
     };
     let (p, r) = negotiate(
         &offers(&["permessage-deflate; client_max_window_bits"]),
@@ -200,4 +210,26 @@ fn config_limits_and_flags() {
     };
     assert!(!at_64.should_compress(63));
     assert!(at_64.should_compress(64));
+}
+
+#[test]
+fn default_config_answers_12_bit_windows() {
+    // Our defaults compress with a 12-bit window (and memLevel 5): the
+    // answer says so even to an offer without the parameter (§7.1.2.1),
+    // and limits the client's window only when it offered
+    // client_max_window_bits (§7.1.2.2).
+    let cfg = DeflateConfig::default();
+    let answer = |offer: &str| negotiate(&offers(&[offer]), &cfg).unwrap();
+    let (p, r) = answer("permessage-deflate");
+    assert_eq!(p, params(false, false, 12, 15));
+    assert_eq!(r, "permessage-deflate; server_max_window_bits=12");
+    let (p, r) = answer("permessage-deflate; client_max_window_bits");
+    assert_eq!(p, params(false, false, 12, 12));
+    assert_eq!(
+        r,
+        "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+    );
+    // A smaller window asked for by the client wins.
+    let (p, _) = answer("permessage-deflate; server_max_window_bits=9; client_max_window_bits=10");
+    assert_eq!(p, params(false, false, 9, 10));
 }

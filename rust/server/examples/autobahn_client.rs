@@ -38,7 +38,7 @@ fn config() -> ClientConfig {
             max_queue_bytes: 64 << 20,
             deflate: DeflateConfig {
                 client_no_context_takeover: true,
-                ..DeflateConfig::default()
+                ..DeflateConfig::client()
             },
             ..WebSocketConfig::default()
         },

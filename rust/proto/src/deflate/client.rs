@@ -111,10 +111,14 @@ mod tests {
 
     #[test]
     fn offer_and_our_own_server_agree() {
-        let config = DeflateConfig::default();
+        let config = DeflateConfig::client();
         let offer = client_offer(&config);
         assert_eq!(offer, "permessage-deflate; client_max_window_bits");
-        let (server_side, header) = negotiate(&v(&offer), &config).unwrap();
+        let (server_side, header) = negotiate(&v(&offer), &DeflateConfig::default()).unwrap();
+        assert_eq!(
+            header,
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+        );
         assert_eq!(accept_response(&v(&header), &config), Ok(Some(server_side)));
     }
 
@@ -152,7 +156,7 @@ mod tests {
 
     #[test]
     fn declined_unknown_and_duplicate() {
-        let config = DeflateConfig::default();
+        let config = DeflateConfig::client();
         assert_eq!(accept_response(&[], &config), Ok(None));
         assert!(accept_response(&v("x-webkit-deflate-frame"), &config).is_err());
         assert!(accept_response(&v("permessage-deflate, permessage-deflate"), &config).is_err());

@@ -14,10 +14,17 @@ pub struct DeflateConfig {
     /// Negotiate the extension at all. Default `true`: browsers offer it on
     /// every connection and it cuts JSON traffic 3–10×.
     pub enabled: bool,
-    /// Largest LZ77 window (log2) we compress with, 8..=15. Default 15.
+    /// Largest LZ77 window (log2) we compress with, 8..=15. Default 12:
+    /// with memLevel 5 the compressor's state is 32 KiB instead of 256 KiB
+    /// at 15 / 8, for about 3% of the ratio on JSON traffic and less CPU
+    /// (smaller tables stay in cache); bench/README.md has the table
+    /// ("Memory per connection"). A connection's compressor is the largest
+    /// thing it owns, so this is what decides memory per connection.
     pub server_max_window_bits: u8,
     /// Largest window (log2) we let the client compress with, 8..=15. Only
-    /// sent when the client offered `client_max_window_bits`. Default 15.
+    /// sent when the client offered `client_max_window_bits` (browsers
+    /// do). Default 12, for the same reason: our inflater's window is this
+    /// size.
     pub client_max_window_bits: u8,
     /// Reset our compressor after every message: worse ratio, but no
     /// compression state has to be reasoned about across messages. Default
@@ -36,7 +43,8 @@ pub struct DeflateConfig {
     /// bottleneck.
     pub level: u32,
     /// zlib memory level 1..=9 (deflate state is about 2^(mem_level+9)
-    /// bytes plus the window). Default 8, zlib's own default.
+    /// bytes plus the window). Default 5 (zlib's own is 8), chosen with
+    /// `server_max_window_bits` above.
     pub mem_level: u8,
     /// Messages shorter than this go out uncompressed. Default 0: every
     /// message is compressed once the extension is agreed, as websockets
@@ -53,18 +61,34 @@ impl Default for DeflateConfig {
     fn default() -> Self {
         DeflateConfig {
             enabled: true,
-            server_max_window_bits: 15,
-            client_max_window_bits: 15,
+            server_max_window_bits: 12,
+            client_max_window_bits: 12,
             server_no_context_takeover: false,
             client_no_context_takeover: false,
             level: 3,
-            mem_level: 8,
+            mem_level: 5,
             threshold: 0,
         }
     }
 }
 
 impl DeflateConfig {
+    /// A client's settings (read from its side, see [`super::client`]):
+    /// the server defaults except for the windows and memory level, which
+    /// stay at the RFC's 15 bits and zlib's 8, so that the offer asks
+    /// nothing of the server beyond `client_max_window_bits` (which lets it
+    /// lower ours). A client holds one or a few connections, so the
+    /// per-connection memory that decides the server's defaults does not
+    /// matter there.
+    pub fn client() -> DeflateConfig {
+        DeflateConfig {
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+            mem_level: 8,
+            ..DeflateConfig::default()
+        }
+    }
+
     /// Whether a message of `len` bytes should be compressed (at or above
     /// `threshold`).
     pub fn should_compress(&self, len: usize) -> bool {

@@ -58,7 +58,10 @@ impl Default for ClientConfig {
             headers: Vec::new(),
             compression: true,
             open_timeout: Duration::from_secs(10),
-            websocket: WebSocketConfig::default(),
+            websocket: WebSocketConfig {
+                deflate: ferrosocket_proto::DeflateConfig::client(),
+                ..WebSocketConfig::default()
+            },
             tls: ClientTls::default(),
         }
     }
