@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says when it started (seconds into the run): CI has a time budget.
+step() { printf '\n==> [%4d s] %s\n' "$SECONDS" "$*"; }
 
 step "install ferrosocket with test dependencies (builds the Rust engine)"
 python -m pip install --quiet --disable-pip-version-check ".[test]"
@@ -64,5 +65,6 @@ step "Python tests, engine on the loop's thread"
 step "Python tests, engine on I/O threads"
 (cd tests && FERROSOCKET_BRIDGE=thread python -m pytest -q -p no:cacheprovider .)
 
-step "Autobahn conformance (kosoku): Rust echo, Python echo in both bridge modes"
-python scripts/conformance.py
+step "Autobahn conformance (kosoku): Rust echo, Python echo in both bridge modes, both clients"
+python scripts/conformance.py --timing
+step "done"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -36,9 +38,23 @@ class Cli:
         self.port = port
 
     async def output(self) -> str:
-        """Everything the process printed (it must have exited)."""
+        """Everything the process printed (it must have exited). A worker it
+        left behind would hold the pipe open, so after a while the process
+        group is killed and what was printed until then is returned."""
         assert self.process.stdout is not None
-        return (await self.process.stdout.read()).decode(errors="replace")
+        try:
+            data = await asyncio.wait_for(self.process.stdout.read(), STARTUP)
+        except TimeoutError:
+            self.kill_group()
+            data = await self.process.stdout.read()
+            data += b"\n[clisupport: output still open after the process exited; its process group was killed]"
+        return data.decode(errors="replace")
+
+    def kill_group(self) -> None:
+        """SIGKILL the CLI and everything it started (its own session), even
+        after the CLI itself exited: orphaned workers must not outlive a test."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
     async def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         self.process.send_signal(sig)
@@ -73,6 +89,7 @@ async def cli() -> AsyncIterator[Callable[..., Awaitable[Cli]]]:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             cwd=cwd,
+            start_new_session=True,
         )
         running = Cli(process, port)
         started.append(running)
@@ -93,6 +110,5 @@ async def cli() -> AsyncIterator[Callable[..., Awaitable[Cli]]]:
 
     yield start
     for running in started:
-        if running.process.returncode is None:
-            running.process.kill()
-            await running.process.wait()
+        running.kill_group()
+        await running.process.wait()
