@@ -421,8 +421,7 @@ fn bind(
             StdListener::Tcp(unsafe { std::net::TcpListener::from_raw_fd(raw) })
         }
     } else if let Some(path) = unix_path {
-        remove_stale_socket(path);
-        StdListener::Unix(std::os::unix::net::UnixListener::bind(path)?)
+        StdListener::Unix(ferrosocket::bind_unix(path)?)
     } else {
         StdListener::Tcp(std::net::TcpListener::bind((host, port))?)
     };
@@ -431,17 +430,6 @@ fn bind(
         StdListener::Unix(l) => l.set_nonblocking(true)?,
     }
     Ok(listener)
-}
-
-/// A socket file left by a previous run (nobody accepts on it) is removed so
-/// a restarted service can bind again; any other file is left alone and the
-/// bind reports it.
-fn remove_stale_socket(path: &str) {
-    use std::os::unix::fs::FileTypeExt;
-    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
-    if is_socket && std::os::unix::net::UnixStream::connect(path).is_err() {
-        let _ = std::fs::remove_file(path);
-    }
 }
 
 impl NativeServer {

@@ -49,8 +49,8 @@ pub use ferrosocket_proto as proto;
 pub use message::{CloseCode, Message};
 pub use request::Request;
 pub use server::{
-    not_found, percent_decode, refuse_plain_http, App, Convertor, Listener, Param, Pattern,
-    PatternError, Refusal, Response, Route, RouteTable, Router, Server, ServerStats,
+    bind_unix, not_found, percent_decode, refuse_plain_http, App, Convertor, Listener, Param,
+    Pattern, PatternError, Refusal, Response, Route, RouteTable, Router, Server, ServerStats,
 };
 pub use topics::{Published, TopicStats, Topics};
 pub use websocket::WebSocket;

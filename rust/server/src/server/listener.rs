@@ -18,6 +18,23 @@ use tokio_rustls::TlsAcceptor;
 use super::upgrade::serve_stream;
 use super::{ActiveGuard, Refusal, Shared};
 
+/// Bind a non-blocking Unix domain socket at `path`, for the server's
+/// `--uds` and for the broker's local bus alike.
+///
+/// A socket file left by a previous run (nobody accepts on it) is removed
+/// first, so a restarted service can bind again; a live socket or any other
+/// file is left alone and the bind reports it.
+pub fn bind_unix(path: &str) -> io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::FileTypeExt;
+    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
+    if is_socket && std::os::unix::net::UnixStream::connect(path).is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
 /// A listening socket: TCP, or a Unix domain socket.
 pub enum Listener {
     /// A TCP listener.

@@ -34,7 +34,7 @@ use crate::config::ServerConfig;
 use crate::conn::{Conn, ConnStats, State};
 use crate::error::{check_close, WebSocketError};
 
-pub use listener::Listener;
+pub use listener::{bind_unix, Listener};
 pub use pattern::{percent_decode, Convertor, Param, Pattern, PatternError, RouteTable};
 pub use refusal::Refusal;
 pub use routing::{not_found, refuse_plain_http, App, Response, Route, Router};

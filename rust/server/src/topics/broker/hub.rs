@@ -109,8 +109,7 @@ impl BusHub {
     /// replaced) and relay between the processes that connect. Must be
     /// called inside a tokio runtime.
     pub fn bind(path: &str) -> io::Result<BusHub> {
-        remove_stale(path);
-        let listener = UnixListener::bind(path)?;
+        let listener = UnixListener::from_std(crate::bind_unix(path)?)?;
         let state = Arc::new(State::default());
         let task = tokio::spawn(accept(listener, state.clone()));
         Ok(BusHub {
@@ -157,14 +156,6 @@ impl Drop for BusHub {
 }
 
 /// A socket file nobody accepts on is left over from a hub that died.
-fn remove_stale(path: &str) {
-    use std::os::unix::fs::FileTypeExt;
-    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
-    if is_socket && std::os::unix::net::UnixStream::connect(path).is_err() {
-        let _ = std::fs::remove_file(path);
-    }
-}
-
 async fn accept(listener: UnixListener, state: Arc<State>) {
     // Owned here, so aborting the hub aborts every connection's task.
     let mut conns = JoinSet::new();
