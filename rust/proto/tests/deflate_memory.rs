@@ -1,7 +1,8 @@
 //! Memory the deflate leaf holds per connection, seen as the process's RSS
 //! (Linux): no zlib state before the first compressed message in a
 //! direction, and a 12-bit / memLevel 5 compressor that stays near zlib's
-//! own formula once used. A test binary of its own, with one test, so that
+//! own formula once used, and none between messages without context
+//! takeover. A test binary of its own, with one test, so that
 //! nothing else allocates while it measures.
 
 #![cfg(target_os = "linux")]
@@ -84,4 +85,41 @@ fn state_is_allocated_on_first_message_and_sized_by_mem_level() {
         "{active} KiB per active deflater/inflater pair"
     );
     drop(streams);
+
+    // With no context takeover both ways, nothing is kept between messages:
+    // each stream's state is released after its message, and the next
+    // stream reuses that memory.
+    let before = rss_kib();
+    let mut streams: Vec<(Deflater, Inflater)> = (0..STREAMS)
+        .map(|_| {
+            (
+                Deflater::with_window(12, true, 6, 5),
+                Inflater::with_window(12, true),
+            )
+        })
+        .collect();
+    let mut peer = Deflater::with_window(12, true, 6, 8);
+    let compressed: Vec<Vec<u8>> = messages
+        .iter()
+        .map(|m| {
+            let mut b = BytesMut::new();
+            peer.compress(m, &mut b);
+            b.to_vec()
+        })
+        .collect();
+    for (deflater, inflater) in &mut streams {
+        for (m, c) in messages.iter().zip(&compressed) {
+            out.clear();
+            deflater.compress(m, &mut out);
+            text.clear();
+            inflater.inflate(c, &mut text, 1 << 20).unwrap();
+            inflater.finish(&mut text, 1 << 20).unwrap();
+            assert_eq!(&text, m);
+        }
+    }
+    let between = rss_kib().saturating_sub(before);
+    assert!(
+        between < STREAMS * 2,
+        "{between} KiB for {STREAMS} no-context-takeover pairs between messages"
+    );
 }

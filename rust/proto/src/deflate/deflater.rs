@@ -61,7 +61,8 @@ impl Deflater {
 
     /// Append the compressed form of one whole message to `dst`, without
     /// the `00 00 ff ff` tail (§7.2.1). With no context takeover the
-    /// compressor is reset afterwards.
+    /// compressor's state is released afterwards (set up again on the next
+    /// message).
     pub fn compress(&mut self, payload: &[u8], dst: &mut BytesMut) {
         if payload.is_empty() {
             // An empty stored block. Not asked of zlib: a sync flush right
@@ -96,7 +97,10 @@ impl Deflater {
             dst.truncate(dst.len() - TAIL.len());
         }
         if self.no_context_takeover {
-            z.reset();
+            // Nothing carries over to the next message, so keep nothing: a
+            // new stream costs no more than a reset (which clears the hash
+            // too), and the connection holds no state between messages.
+            self.z = None;
         }
     }
 }

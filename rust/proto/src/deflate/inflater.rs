@@ -69,15 +69,15 @@ impl Inflater {
 
     /// End the current message: feed the `00 00 ff ff` tail that the sender
     /// removed and drain what is left. Afterwards the next `inflate` starts a
-    /// new message (after a reset, with no context takeover).
+    /// new message (on a new zlib stream, with no context takeover).
     pub fn finish(&mut self, dst: &mut Vec<u8>, limit: usize) -> Result<(), ProtocolError> {
         let start = *self.message_start.get_or_insert(dst.len());
         let result = self.run(&TAIL, dst, start, limit);
         self.message_start = None;
         if self.no_context_takeover {
-            if let Some(z) = &mut self.z {
-                z.reset();
-            }
+            // As in the deflater: a fresh stream per message costs what a
+            // reset does, and nothing is held between messages.
+            self.z = None;
         }
         result
     }

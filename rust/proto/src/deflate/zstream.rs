@@ -171,16 +171,12 @@ impl ZStream {
         }
     }
 
-    /// Forget all history (no context takeover), keeping the allocation.
+    /// Inflate only: start a new raw stream (after a final block), keeping
+    /// the allocation.
     pub fn reset(&mut self) {
-        // SAFETY: an initialised, unmoved stream.
-        let rc = unsafe {
-            if self.deflate {
-                z::deflateReset(&mut *self.strm)
-            } else {
-                z::inflateReset(&mut *self.strm)
-            }
-        };
+        debug_assert!(!self.deflate);
+        // SAFETY: an initialised, unmoved inflate stream.
+        let rc = unsafe { z::inflateReset(&mut *self.strm) };
         debug_assert_eq!(rc, z::Z_OK);
     }
 
