@@ -1,7 +1,7 @@
 """Memory per connection, with compression off and on: idle, and after a few
 compressed messages.
 
-    python bench/memory.py [--connections 1000] [--messages 3] [--servers ...]
+    python bench/memory.py [--connections 1000] [--messages 3] [--servers ...] [--no-context-takeover]
 
 Each server runs pinned to CPU 0 with permessage-deflate enabled (picows has
 none: its rows are compression off only). A websockets client, pinned to
@@ -13,6 +13,11 @@ server, each time against a fresh server process:
   offer) and the server accepts; the connections stay idle;
 - **on, active**: the same, after each connection has sent `--messages`
   ~2 KiB JSON messages and received their echoes (compressed both ways).
+
+With `--no-context-takeover` the client's offer also asks for
+`server_no_context_takeover` and `client_no_context_takeover` (both sides
+reset their compressor after every message); results then go to
+bench/results/memory-nct.md.
 
 The figure is the server's RSS (summed over its process tree) once all
 connections are open (and, for active, all echoes received), minus its RSS
@@ -49,10 +54,17 @@ NO_DEFLATE = {"picows"}
 MODES = ["off", "on, idle", "on, active"]
 
 
-async def hold(port: int, connections: int, compress: bool, messages: int) -> None:
+async def hold(port: int, connections: int, compress: bool, messages: int, nct: bool = False) -> None:
     """Open the connections (and exchange messages), print `ready`, wait for
     a line on stdin, close."""
     from websockets.asyncio.client import connect
+    from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+
+    # websockets' own offer (memLevel 5, client_max_window_bits), plus the
+    # no-context-takeover flags when asked for.
+    factory = ClientPerMessageDeflateFactory(
+        server_no_context_takeover=nct, client_no_context_takeover=nct, compress_settings={"memLevel": 5}
+    )
 
     payloads = [message(i) for i in range(8)]
     sem = asyncio.Semaphore(50)
@@ -60,8 +72,10 @@ async def hold(port: int, connections: int, compress: bool, messages: int) -> No
 
     async def one(k: int) -> None:
         async with sem:
-            offer = "deflate" if compress else None
-            ws = await connect(f"ws://127.0.0.1:{port}/", ping_interval=None, max_size=None, compression=offer)
+            extensions = [factory] if compress else None
+            ws = await connect(
+                f"ws://127.0.0.1:{port}/", ping_interval=None, max_size=None, compression=None, extensions=extensions
+            )
             clients.append(ws)
             for i in range(messages):
                 text = payloads[(k + i) % len(payloads)]
@@ -91,7 +105,7 @@ def measure(name: str, mode: str, args: argparse.Namespace) -> float | str:
         messages = args.messages if mode == "on, active" else 0
         code = (
             f"import asyncio, sys; sys.path.insert(0, {str(HERE)!r}); import memory; "
-            f"asyncio.run(memory.hold({port}, {args.connections}, {compress}, {messages}))"
+            f"asyncio.run(memory.hold({port}, {args.connections}, {compress}, {messages}, {args.no_context_takeover}))"
         )
         client = subprocess.Popen(
             ["taskset", "-c", "1", PY, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -116,6 +130,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--messages", type=int, default=3)
     parser.add_argument("--servers", default=",".join(SERVERS))
+    parser.add_argument("--no-context-takeover", action="store_true")
     args = parser.parse_args()
     procs.raise_fd_limit()
     results: dict[str, dict[str, float | str]] = {}
@@ -127,8 +142,9 @@ def main() -> None:
                 continue
             results[name][mode] = measure(name, mode, args)
             print(name, mode, results[name][mode], flush=True)
+    flag = " --no-context-takeover" if args.no_context_takeover else ""
     lines = [
-        f"`python bench/memory.py --connections {args.connections} --messages {args.messages}`: "
+        f"`python bench/memory.py --connections {args.connections} --messages {args.messages}{flag}`: "
         "server KiB RSS per connection (lower is better)",
         "",
         "| server | compression off, idle | on, idle | on, after a few compressed messages |",
@@ -137,9 +153,9 @@ def main() -> None:
     for name, row in results.items():
         cells = [f"{v:.1f}" if isinstance(v, float) else str(v) for v in (row[m] for m in MODES)]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    out = HERE / "results" / "memory.md"
-    out.write_text("\n".join(lines) + "\n")
-    (HERE / "results" / "memory.json").write_text(json.dumps(results, indent=1) + "\n")
+    stem = "memory-nct" if args.no_context_takeover else "memory"
+    (HERE / "results" / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    (HERE / "results" / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
     print("\n".join(lines))
 
 

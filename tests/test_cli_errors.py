@@ -157,7 +157,7 @@ def test_help_groups_flags_in_order():
         ("limits", "--write-high-water", ["bytes", "64 KiB"]),
         ("timeouts", "--ping-interval", ["seconds", "0 disables", "[20.0]"]),
         ("timeouts", "--idle-timeout", ["seconds", "[0]"]),
-        ("compression", "--compression-level", ["zlib", "0-9", "[3]"]),
+        ("compression", "--compression-level", ["zlib", "0-9", "[6]"]),
         ("compression", "--compression", ["permessage-deflate", "[on]"]),
         ("TLS", "--ssl-certfile", ["wss://"]),
         ("logging", "--access-log", ["connection", "[on]"]),

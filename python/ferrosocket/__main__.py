@@ -63,7 +63,7 @@ _HELP: dict[str, tuple[str, str]] = {
     "idle_timeout": ("timeouts", "seconds without a data message before closing with 1001, 0 disables"),
     "write_timeout": ("timeouts", "seconds a peer may take no bytes while data waits, then dropped (1008)"),
     "compression": ("compression", "accept permessage-deflate when a client offers it"),
-    "compression_level": ("compression", "zlib level 0-9 (3: most of 6's ratio for half the CPU)"),
+    "compression_level": ("compression", "zlib level 0-9 (1 or 3: less CPU, larger messages)"),
     "compression_mem_level": ("compression", "zlib memory level 1-9 (state per connection ~ 2**(level+9) bytes)"),
     "compression_window_bits": ("compression", "largest LZ77 window we use, 8-15 (bits)"),
     "compression_threshold": ("compression", "messages shorter than this many bytes go out uncompressed"),

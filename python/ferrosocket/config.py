@@ -81,8 +81,8 @@ class WebSocketConfig:
     #: Accept permessage-deflate (RFC 7692) when the client offers it.
     #: Compression runs on the engine's threads, never on the event loop.
     compression: bool = _DEFAULTS["compression"]
-    #: zlib level 0-9; the default 3 keeps most of level 6's ratio at about
-    #: half the CPU.
+    #: zlib level 0-9; the default 6 is zlib's own (and websockets'): its ratio
+    #: at about websockets' CPU or less. 1 or 3 trade ratio for CPU.
     compression_level: int = _DEFAULTS["compression_level"]
     #: zlib memory level 1-9 (per-connection compressor state ~ 2**(level+9) bytes).
     compression_mem_level: int = _DEFAULTS["compression_mem_level"]

@@ -1,15 +1,20 @@
 //! [`Deflater`]: compression of outgoing messages (RFC 7692 §7.2.1), on
-//! zlib-rs directly for the memory level (see "Backends" in the
-//! [module docs](super)).
+//! stock zlib for its memory level (see "Backends" in the
+//! [module docs](super)). The zlib stream is set up on the first message,
+//! so a connection that never sends a compressed message holds none.
 
 use bytes::BytesMut;
-use zlib_rs::DeflateFlush;
 
+use super::zstream::ZStream;
 use super::{DeflateParams, TAIL};
 
 /// Compressor for one direction of one connection (server → client).
 pub struct Deflater {
-    z: zlib_rs::Deflate,
+    /// `None` until the first non-empty message.
+    z: Option<ZStream>,
+    level: u32,
+    window_bits: u8,
+    mem_level: u8,
     no_context_takeover: bool,
 }
 
@@ -43,24 +48,21 @@ impl Deflater {
         level: u32,
         mem_level: u8,
     ) -> Deflater {
-        let config = zlib_rs::DeflateConfig {
-            level: level.min(9) as i32,
-            method: zlib_rs::Method::Deflated,
+        Deflater {
+            z: None,
+            level: level.min(9),
             // Raw deflate cannot allocate 8; 9 never reaches past 250 bytes.
             // See "Window bits 8" in the module docs.
-            window_bits: -i32::from(window_bits.clamp(9, 15)),
-            mem_level: i32::from(mem_level.clamp(1, 9)),
-            strategy: zlib_rs::Strategy::Default,
-        };
-        Deflater {
-            z: zlib_rs::Deflate::new_with_config(config),
+            window_bits: window_bits.clamp(9, 15),
+            mem_level: mem_level.clamp(1, 9),
             no_context_takeover,
         }
     }
 
     /// Append the compressed form of one whole message to `dst`, without
     /// the `00 00 ff ff` tail (§7.2.1). With no context takeover the
-    /// compressor is reset afterwards.
+    /// compressor's state is released afterwards (set up again on the next
+    /// message).
     pub fn compress(&mut self, payload: &[u8], dst: &mut BytesMut) {
         if payload.is_empty() {
             // An empty stored block. Not asked of zlib: a sync flush right
@@ -68,6 +70,10 @@ impl Deflater {
             dst.extend_from_slice(&[0x00]);
             return;
         }
+        let (level, bits, mem) = (self.level, self.window_bits, self.mem_level);
+        let z = self
+            .z
+            .get_or_insert_with(|| ZStream::deflate(level, bits, mem));
         let start = dst.len();
         let mut input = payload;
         loop {
@@ -75,12 +81,8 @@ impl Deflater {
             dst.reserve((input.len() / 2).max(64));
             let spare = dst.spare_capacity_mut();
             let spare_len = spare.len();
-            let (in0, out0) = (self.z.total_in(), self.z.total_out());
-            let result = self
-                .z
-                .compress_uninit(input, spare, DeflateFlush::SyncFlush);
-            let consumed = (self.z.total_in() - in0) as usize;
-            let produced = (self.z.total_out() - out0) as usize;
+            let result = z.run(input, spare);
+            let (consumed, produced) = result.map_or((0, 0), |p| (p.consumed, p.produced));
             // SAFETY: zlib initialised exactly `produced` bytes of the spare capacity.
             unsafe { dst.set_len(dst.len() + produced) };
             input = &input[consumed..];
@@ -95,7 +97,10 @@ impl Deflater {
             dst.truncate(dst.len() - TAIL.len());
         }
         if self.no_context_takeover {
-            self.z.reset();
+            // Nothing carries over to the next message, so keep nothing: a
+            // new stream costs no more than a reset (which clears the hash
+            // too), and the connection holds no state between messages.
+            self.z = None;
         }
     }
 }

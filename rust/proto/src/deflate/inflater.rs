@@ -1,15 +1,17 @@
 //! [`Inflater`]: bounded decompression of incoming messages, piece by piece
 //! (see "Bomb safety" and "BFINAL blocks" in the [module docs](super)).
+//! The zlib stream is set up on the first compressed message, so a
+//! connection whose peer never compresses holds none.
 
-use flate2::{Decompress, FlushDecompress, Status};
-
+use super::zstream::ZStream;
 use super::{DeflateParams, TAIL};
 use crate::error::ProtocolError;
 
 /// Decompressor for the client → server direction of one connection; see
 /// the module docs ("Bomb safety", "BFINAL blocks").
 pub struct Inflater {
-    z: Decompress,
+    /// `None` until the first compressed message.
+    z: Option<ZStream>,
     window_bits: u8,
     no_context_takeover: bool,
     /// Output length of `dst` when the current message started.
@@ -41,7 +43,7 @@ impl Inflater {
     pub fn with_window(window_bits: u8, no_context_takeover: bool) -> Inflater {
         let window_bits = window_bits.clamp(9, 15);
         Inflater {
-            z: Decompress::new_with_window_bits(false, window_bits),
+            z: None,
             window_bits,
             no_context_takeover,
             message_start: None,
@@ -67,13 +69,15 @@ impl Inflater {
 
     /// End the current message: feed the `00 00 ff ff` tail that the sender
     /// removed and drain what is left. Afterwards the next `inflate` starts a
-    /// new message (after a reset, with no context takeover).
+    /// new message (on a new zlib stream, with no context takeover).
     pub fn finish(&mut self, dst: &mut Vec<u8>, limit: usize) -> Result<(), ProtocolError> {
         let start = *self.message_start.get_or_insert(dst.len());
         let result = self.run(&TAIL, dst, start, limit);
         self.message_start = None;
         if self.no_context_takeover {
-            self.z.reset(false);
+            // As in the deflater: a fresh stream per message costs what a
+            // reset does, and nothing is held between messages.
+            self.z = None;
         }
         result
     }
@@ -86,9 +90,10 @@ impl Inflater {
         limit: usize,
     ) -> Result<(), ProtocolError> {
         let cap_end = start.saturating_add(limit);
+        let bits = self.window_bits;
+        let z = self.z.get_or_insert_with(|| ZStream::inflate(bits));
         loop {
-            let (in0, out0) = (self.z.total_in(), self.z.total_out());
-            let (status, room) = if dst.len() < cap_end {
+            let (progress, room) = if dst.len() < cap_end {
                 if dst.len() == dst.capacity() {
                     // Double the message's output (at least a guess from the
                     // input), never past the limit.
@@ -101,30 +106,25 @@ impl Inflater {
                 let room = (cap_end - dst.len()).min(dst.capacity() - dst.len());
                 let len = dst.len();
                 let spare = &mut dst.spare_capacity_mut()[..room];
-                let status = self
-                    .z
-                    .decompress_uninit(input, spare, FlushDecompress::None);
-                let produced = (self.z.total_out() - out0) as usize;
+                let progress = z.run(input, spare);
+                let produced = progress.map_or(0, |p| p.produced);
                 // SAFETY: zlib initialised the first `produced` bytes of `spare`.
                 unsafe { dst.set_len(len + produced) };
-                (status, room)
+                (progress, room)
             } else {
                 // At the limit: probe whether any more output is coming.
                 let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-                let status = self
-                    .z
-                    .decompress_uninit(input, &mut probe, FlushDecompress::None);
-                if self.z.total_out() > out0 {
+                let progress = z.run(input, &mut probe);
+                if progress.is_ok_and(|p| p.produced > 0) {
                     return Err(ProtocolError::MessageTooLarge);
                 }
-                (status, 1)
+                (progress, 1)
             };
-            let status = status.map_err(|_| ProtocolError::InvalidCompressedData)?;
-            let consumed = (self.z.total_in() - in0) as usize;
-            let produced = (self.z.total_out() - out0) as usize;
+            let progress = progress.map_err(|_| ProtocolError::InvalidCompressedData)?;
+            let (consumed, produced) = (progress.consumed, progress.produced);
             input = &input[consumed..];
-            if status == Status::StreamEnd {
-                self.restart_after_final_block(&dst[start..])?;
+            if progress.stream_end {
+                restart_after_final_block(z, bits, &dst[start..])?;
                 if input.is_empty() {
                     return Ok(());
                 }
@@ -140,18 +140,21 @@ impl Inflater {
             }
         }
     }
+}
 
-    /// After a `BFINAL=1` block: a new raw stream, primed with the tail of
-    /// this message's output (see "BFINAL blocks" in the module docs).
-    fn restart_after_final_block(&mut self, message: &[u8]) -> Result<(), ProtocolError> {
-        self.z.reset(false);
-        let window = 1usize << self.window_bits;
-        let dict = &message[message.len().saturating_sub(window)..];
-        if !dict.is_empty() {
-            self.z
-                .set_dictionary(dict)
-                .map_err(|_| ProtocolError::InvalidCompressedData)?;
-        }
-        Ok(())
+/// After a `BFINAL=1` block: a new raw stream, primed with the tail of
+/// this message's output (see "BFINAL blocks" in the module docs).
+fn restart_after_final_block(
+    z: &mut ZStream,
+    window_bits: u8,
+    message: &[u8],
+) -> Result<(), ProtocolError> {
+    z.reset();
+    let window = 1usize << window_bits;
+    let dict = &message[message.len().saturating_sub(window)..];
+    if !dict.is_empty() {
+        z.set_dictionary(dict)
+            .map_err(|_| ProtocolError::InvalidCompressedData)?;
     }
+    Ok(())
 }

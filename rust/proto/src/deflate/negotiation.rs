@@ -33,14 +33,14 @@ pub struct DeflateConfig {
     /// Ask the client to reset its compressor after every message. Default
     /// `false`.
     pub client_no_context_takeover: bool,
-    /// zlib level 0..=9. Default 3. Measured with `benches/codec.rs`
-    /// (`deflate_json`: distinct ~1.6 KB JSON messages, context takeover,
-    /// release build): level 1 → 0.35 of the raw size at ~9 µs/message,
-    /// level 3 → 0.26 at ~33 µs, level 6 → 0.23 at ~49 µs (level 9 buys
-    /// nothing over 6 in size). Level 3 stays within 10% of level 6's size
-    /// for about two thirds of its CPU, and compression runs once per message
-    /// per connection, so CPU is the cost that scales; pick 1 when CPU is the
-    /// bottleneck.
+    /// zlib level 0..=9. Default 6 (zlib's own, and what websockets uses
+    /// with the same 12 / 5 window and memory level). Measured with
+    /// `bench/deflate.py` (~1.6 KB JSON messages, context takeover) at
+    /// 12 / 5: level 6 compresses them 6.79×, level 3 5.66×, level 1 5.28×
+    /// (zlib needs level 6 to match websockets' 6.79×; 5 gives 6.49), and
+    /// level 6 cost 0.77× websockets' server CPU per message in the same
+    /// run (bench/README.md, "Memory per connection"). Pick 1 or 3 when
+    /// CPU matters more than bytes.
     pub level: u32,
     /// zlib memory level 1..=9 (deflate state is about 2^(mem_level+9)
     /// bytes plus the window). Default 5 (zlib's own is 8), chosen with
@@ -65,7 +65,7 @@ impl Default for DeflateConfig {
             client_max_window_bits: 12,
             server_no_context_takeover: false,
             client_no_context_takeover: false,
-            level: 3,
+            level: 6,
             mem_level: 5,
             threshold: 0,
         }

@@ -1,7 +1,8 @@
 //! A tiny RFC 1951 (raw deflate) decoder that reports the longest
-//! back-reference distance a stream uses. Test support only: zlib-rs cannot
-//! serve as a strict 256-byte-window inflater, because it always keeps a
-//! 32 KiB window, so the "window bits 8" guarantee is checked with this.
+//! back-reference distance a stream uses. Test support only: zlib cannot
+//! serve as a strict 256-byte-window inflater (a distance that reaches into
+//! output of the same call is resolved whatever the window size), so the
+//! "window bits 8" guarantee is checked with this.
 
 struct Bits<'a> {
     data: &'a [u8],
