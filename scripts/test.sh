@@ -65,6 +65,6 @@ step "Python tests, engine on the loop's thread"
 step "Python tests, engine on I/O threads"
 (cd tests && FERROSOCKET_BRIDGE=thread python -m pytest -q -p no:cacheprovider .)
 
-step "Autobahn conformance (kosoku): Rust echo, Python echo in both bridge modes, both clients"
+step "Autobahn conformance (kosoku): Rust echo, Python echo, both clients"
 python scripts/conformance.py --timing
 step "done"
