@@ -249,7 +249,11 @@ class WebSocket(RequestData, WebSocketTopics):
             raise
 
     def send_bytes(self, data: bytes | bytearray | memoryview, *, compress: bool = True) -> Awaitable[None]:
-        """Send a binary message from any bytes-like object (see `send_text`)."""
+        """Send a binary message from any bytes-like object (see `send_text`).
+
+        What is sent is what `data` holds now: a large `bytes` object is kept
+        (not copied) until written, any other buffer is copied, so changing a
+        `bytearray` after this returns does not change the message."""
         try:
             return self._c.send_bytes(data, compress)
         except WebSocketDisconnect:

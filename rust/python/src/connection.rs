@@ -12,7 +12,9 @@
 //!   therefore never loses a message: nothing was taken for it.
 //! - `send_text()`/`send_bytes()` encode straight into the outbound buffer and
 //!   return whether the buffer is above its high-water mark; only then does
-//!   the caller await `wait_send()`, resolved at the low-water mark.
+//!   the caller await `wait_send()`, resolved at the low-water mark. A large
+//!   `bytes` payload is handed to the engine by reference, never copied
+//!   (`payload.rs`).
 //!
 //! - `ping_waiter()` sends a tracked ping and returns a future resolved with
 //!   the round trip (seconds) when its pong arrives, or failed with
@@ -36,6 +38,7 @@ use crate::errors;
 
 mod pongs;
 use crate::messages::{Binary, Close, Text};
+use crate::payload::{send_payload, SendPayload};
 use crate::signal::{token, Kind, Signal, TokenWaker};
 
 /// What a `recv_*()` call returns: the converted message, or a future to
@@ -251,11 +254,17 @@ impl Connection {
         payload: &[u8],
         compress: bool,
     ) -> PyResult<Py<PyAny>> {
-        let above = self
-            .conn
-            .send_with(opcode, payload, compress)
-            .map_err(|e| errors::to_py(py, e))?;
-        if above {
+        let above = self.conn.send_with(opcode, payload, compress);
+        self.sent(py, above)
+    }
+
+    /// The awaitable a send returns, given what the engine said.
+    fn sent(
+        &mut self,
+        py: Python<'_>,
+        above: Result<bool, ferrosocket::WebSocketError>,
+    ) -> PyResult<Py<PyAny>> {
+        if above.map_err(|e| errors::to_py(py, e))? {
             Ok(self.wait_send(py)?.unbind())
         } else {
             Ok(self.done.clone_ref(py))
@@ -352,11 +361,11 @@ impl Connection {
         data: &Bound<'_, PyAny>,
         compress: bool,
     ) -> PyResult<Py<PyAny>> {
-        if let Ok(b) = data.cast::<PyBytes>() {
-            return self.send(py, OpCode::Binary, b.as_bytes(), compress);
-        }
-        let owned = buffer_bytes(data)?;
-        self.send(py, OpCode::Binary, &owned, compress)
+        let above = match send_payload(data)? {
+            SendPayload::Borrowed(bytes) => self.conn.send_with(OpCode::Binary, bytes, compress),
+            SendPayload::Owned(bytes) => self.conn.send_owned(OpCode::Binary, bytes, compress),
+        };
+        self.sent(py, above)
     }
 
     /// Queue a ping (payload at most 125 bytes).

@@ -18,6 +18,7 @@ mod connection;
 mod errors;
 mod hub;
 mod messages;
+mod payload;
 mod selector;
 mod server;
 mod signal;

@@ -12,17 +12,24 @@
 //! Autobahn case that runs past the interval on a busy machine would see our
 //! ping and fail.
 
-use ferrosocket::{Message, Router, ServerConfig, WebSocket, WebSocketConfig};
+use ferrosocket::{Router, ServerConfig, SharedMessage, WebSocket, WebSocketConfig};
 
+/// Messages are received and sent back as shared `Bytes`: a binary echo
+/// copies nothing (the payload is the read buffer's, written straight from
+/// there), where `receive()` / `send_bytes()` would copy it into a `Vec` and,
+/// when the socket is busy, into the outbound queue.
 async fn echo(mut ws: WebSocket) {
     if ws.accept(None).await.is_err() {
         return;
     }
-    while let Ok(msg) = ws.receive().await {
+    while let Ok(msg) = ws.receive_shared().await {
         let sent = match msg {
-            Message::Text(text) => ws.send_text(&text).await,
-            Message::Binary(data) => ws.send_bytes(&data).await,
-            _ => break,
+            SharedMessage::Text(_) => match msg.as_text() {
+                Some(text) => ws.send_text(text).await,
+                None => break,
+            },
+            SharedMessage::Binary(data) => ws.send_binary(data).await,
+            SharedMessage::Close(..) => break,
         };
         if sent.is_err() {
             break;

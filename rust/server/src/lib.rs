@@ -39,14 +39,15 @@ pub mod tls;
 pub mod topics;
 mod websocket;
 
+pub use bytes::Bytes;
 pub use client::{connect, connect_unix, ClientConfig, ClientTls, ConnectError, Handshake};
 pub use config::{
     ConfigError, ServerConfig, WebSocketConfig, COMPRESSION_LEVELS, MEM_LEVELS, WINDOW_BITS,
 };
-pub use conn::{Conn, ConnStats, Incoming, State};
+pub use conn::{Conn, ConnStats, Incoming, State, LARGE_MESSAGE};
 pub use error::{check_refusal_status, WebSocketError, MAX_CLOSE_REASON};
 pub use ferrosocket_proto as proto;
-pub use message::{CloseCode, Message};
+pub use message::{CloseCode, Message, SharedMessage};
 pub use request::Request;
 pub use server::{
     bind_unix, not_found, percent_decode, refuse_plain_http, App, Convertor, Listener, Param,

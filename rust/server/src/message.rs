@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use bytes::Bytes;
+
 /// A message received from (or sent to) the peer.
 ///
 /// [`crate::WebSocket::receive`] answers pings itself and never surfaces pongs,
@@ -21,6 +23,30 @@ pub enum Message {
     /// sent none or vanished, [`CloseCode::NoStatus`] / [`CloseCode::Abnormal`]
     /// and the code ferrosocket closed with after a protocol error.
     Close(CloseCode, String),
+}
+
+/// A message as [`crate::WebSocket::receive_shared`] yields it: the payload
+/// shared with the engine's read buffer rather than copied into a `String`
+/// or `Vec<u8>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SharedMessage {
+    /// A complete text message: the engine checked that it is UTF-8.
+    Text(Bytes),
+    /// A complete binary message.
+    Binary(Bytes),
+    /// The connection closed (as [`Message::Close`]).
+    Close(CloseCode, String),
+}
+
+impl SharedMessage {
+    /// A text message's contents as `&str` (`None` for other kinds, or for
+    /// a `Text` built by hand from bytes that are not UTF-8).
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            SharedMessage::Text(b) => std::str::from_utf8(b).ok(),
+            _ => None,
+        }
+    }
 }
 
 /// RFC 6455 §7.4 close codes.

@@ -8,14 +8,14 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use ferrosocket_proto::{OpCode, ProtocolError};
 use tokio::net::TcpStream;
 
 use crate::config::WebSocketConfig;
 use crate::conn::{Conn, Incoming, State};
 use crate::error::WebSocketError;
-use crate::message::{CloseCode, Message};
+use crate::message::{CloseCode, Message, SharedMessage};
 use crate::request::Request;
 
 /// A WebSocket connection.
@@ -153,6 +153,35 @@ impl WebSocket {
             Incoming::Binary(b) => Message::Binary(b.to_vec()),
             Incoming::Close(code, reason) => Message::Close(CloseCode::from(code), reason),
         })
+    }
+
+    /// [`receive`](WebSocket::receive) without copying the payload: the
+    /// message's bytes are shared with the engine's read buffer, which is
+    /// reused for a later frame once every handle on it is dropped. Hand a
+    /// binary message back with [`send_binary`](WebSocket::send_binary) and
+    /// an echo copies nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`receive`](WebSocket::receive).
+    pub async fn receive_shared(&mut self) -> Result<SharedMessage, WebSocketError> {
+        let incoming = poll_fn(|cx| self.conn.poll_recv(cx.waker())).await?;
+        Ok(match incoming {
+            Incoming::Text(b) => SharedMessage::Text(b),
+            Incoming::Binary(b) => SharedMessage::Binary(b),
+            Incoming::Close(code, reason) => SharedMessage::Close(CloseCode::from(code), reason),
+        })
+    }
+
+    /// Send a binary message the caller hands over: a large one that the
+    /// socket does not take at once waits in the outbound queue by
+    /// reference instead of as a copy ([`send_bytes`](WebSocket::send_bytes)
+    /// copies what it cannot write at once).
+    pub async fn send_binary(&mut self, data: impl Into<Bytes>) -> Result<(), WebSocketError> {
+        if self.conn.send_owned(OpCode::Binary, data.into(), true)? {
+            poll_fn(|cx| self.conn.poll_send_ready(cx.waker())).await?;
+        }
+        Ok(())
     }
 
     /// Send a text message.

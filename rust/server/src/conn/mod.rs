@@ -50,6 +50,7 @@ pub(crate) use handshake::Decision;
 use inbound::Inbound;
 use keepalive::Keepalive;
 use outbound::OutBuf;
+pub use outbound::LARGE_MESSAGE;
 pub(crate) use outbound::{frame, OutItem, Outbound};
 pub(crate) use publish::Delivery;
 pub use publish::BACKPRESSURE_CLOSE_CODE;

@@ -23,6 +23,11 @@
 //! straight from the caller's bytes, and only what the socket did not take
 //! is kept; otherwise the header goes into `raw` and the payload is queued
 //! as a chunk of its own, written where it is by the writer's `writev`.
+//! That chunk is a copy when the caller only lent the payload
+//! ([`Conn::send_with`]); a caller that hands it over ([`Conn::send_owned`]:
+//! the Python binding with a `bytes` object, [`crate::WebSocket::send_binary`])
+//! has it queued by reference, so a large message is never copied on the
+//! way out.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -50,7 +55,30 @@ pub(crate) fn frame(dst: &mut BytesMut, opcode: OpCode, payload: &[u8], mask: Op
 
 /// Payload size from which an uncompressed message is written next to its
 /// header (vectored) instead of being copied into the outbound buffer.
-pub(crate) const LARGE_MESSAGE: usize = 16 << 10;
+pub const LARGE_MESSAGE: usize = 16 << 10;
+
+/// A message's payload as a sender hands it over: borrowed (copied if it has
+/// to wait) or owned (queued by reference).
+pub(crate) enum Payload<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Bytes),
+}
+
+impl Payload<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Payload::Borrowed(b) => b,
+            Payload::Owned(b) => b,
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Payload::Borrowed(b) => Bytes::copy_from_slice(b),
+            Payload::Owned(b) => b,
+        }
+    }
+}
 
 /// A frame waiting for the writer task on a compressed connection.
 #[derive(Debug)]
@@ -174,28 +202,42 @@ impl OutBuf {
 
     /// Send a large unmasked frame without copying it into `raw` (see the
     /// module docs): written now with one vectored write when the socket is
-    /// free, the rest queued as a chunk of its own.
-    fn push_large(&mut self, socket: Option<&OwnedWriteHalf>, opcode: OpCode, payload: &[u8]) {
-        let (header, n) = FrameHeader::new(opcode, payload.len()).to_bytes();
+    /// free, the rest queued as a chunk of its own: by reference when the
+    /// caller handed over an owned payload, else copied out of `large`.
+    fn push_large(
+        &mut self,
+        socket: Option<&OwnedWriteHalf>,
+        opcode: OpCode,
+        payload: Payload<'_>,
+    ) {
+        let bytes = payload.as_slice();
+        let (header, n) = FrameHeader::new(opcode, bytes.len()).to_bytes();
         let header = &header[..n];
         let mut written = 0;
         if let Some(socket) = socket.filter(|_| self.socket_free()) {
-            let parts = [IoSlice::new(header), IoSlice::new(payload)];
+            let parts = [IoSlice::new(header), IoSlice::new(bytes)];
             written = socket.try_write_vectored(&parts).unwrap_or(0);
         }
         if written < header.len() {
             self.raw.extend_from_slice(&header[written..]);
             written = header.len();
         }
-        let rest = &payload[written - header.len()..];
-        if !rest.is_empty() {
-            // Copied out of `large`, whose allocation comes back here once
-            // the writer has dropped the chunk (the next reserve reclaims it).
-            self.large.reserve(rest.len());
-            self.large.extend_from_slice(rest);
-            let chunk = self.large.split().freeze();
-            self.push_chunk(chunk);
+        let start = written - header.len();
+        if start == bytes.len() {
+            return;
         }
+        let chunk = match payload {
+            Payload::Owned(owned) => owned.slice(start..),
+            Payload::Borrowed(bytes) => {
+                // Copied out of `large`, whose allocation comes back here once
+                // the writer has dropped the chunk (the next reserve reclaims it).
+                let rest = &bytes[start..];
+                self.large.reserve(rest.len());
+                self.large.extend_from_slice(rest);
+                self.large.split().freeze()
+            }
+        };
+        self.push_chunk(chunk);
     }
 
     /// The masking key for the next frame: `None` in the server role.
@@ -297,7 +339,31 @@ impl Conn {
         payload: &[u8],
         compress: bool,
     ) -> Result<bool, WebSocketError> {
-        if matches!(opcode, OpCode::Ping | OpCode::Pong) && payload.len() > 125 {
+        self.send_payload(opcode, Payload::Borrowed(payload), compress)
+    }
+
+    /// [`Conn::send_with`] for a payload the caller hands over: a large
+    /// message the socket does not take at once is queued by reference
+    /// (and so is every message of a compressed connection) instead of being
+    /// copied. The `Bytes` is dropped once written, on whichever thread
+    /// wrote it.
+    pub fn send_owned(
+        &self,
+        opcode: OpCode,
+        payload: Bytes,
+        compress: bool,
+    ) -> Result<bool, WebSocketError> {
+        self.send_payload(opcode, Payload::Owned(payload), compress)
+    }
+
+    fn send_payload(
+        &self,
+        opcode: OpCode,
+        payload: Payload<'_>,
+        compress: bool,
+    ) -> Result<bool, WebSocketError> {
+        let len = payload.as_slice().len();
+        if matches!(opcode, OpCode::Ping | OpCode::Pong) && len > 125 {
             return Err(WebSocketError::InvalidArgument(
                 "ping and pong payloads are limited to 125 bytes".into(),
             ));
@@ -310,23 +376,23 @@ impl Conn {
             let data = matches!(opcode, OpCode::Text | OpCode::Binary);
             let out = &mut inner.out;
             if data && out.deflate.is_some() {
-                let compress = compress && self.config.deflate.should_compress(payload.len());
+                let compress = compress && self.config.deflate.should_compress(len);
                 out.queue.push(OutItem::Message {
                     opcode,
-                    payload: Bytes::copy_from_slice(payload),
+                    payload: payload.into_bytes(),
                     compress,
                 });
-                out.queued_bytes += payload.len();
-            } else if data && payload.len() >= LARGE_MESSAGE && out.masks.is_none() {
+                out.queued_bytes += len;
+            } else if data && len >= LARGE_MESSAGE && out.masks.is_none() {
                 out.push_large(self.direct.get().map(|s| &**s), opcode, payload);
             } else {
                 let mask = out.mask();
-                frame(&mut out.raw, opcode, payload, mask);
+                frame(&mut out.raw, opcode, payload.as_slice(), mask);
             }
             above = out.buffered() > self.config.write_high_water;
             if data {
                 inner.stats.messages_out += 1;
-                inner.stats.bytes_out += payload.len() as u64;
+                inner.stats.bytes_out += len as u64;
             }
             waker = self.flush(&mut inner);
         }
