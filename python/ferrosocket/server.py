@@ -20,6 +20,7 @@ referenced until they end.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import os
@@ -126,7 +127,10 @@ class Server(ServerTopics):
         self._host = host
         self._requested_port = port
         self.config = config or WebSocketConfig()
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Handler tasks and their connections, kept referenced until they end.
+        self._tasks: dict[asyncio.Future[None], WebSocket] = {}
+        self._done = self._on_task_done
+        self._done_context = contextvars.Context()
         self._native: _native.NativeServer | None = None
         self._hub: _native.Hub | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -153,6 +157,10 @@ class Server(ServerTopics):
         )
         self._hub = hub
         loop.add_reader(hub.fd, hub.drain)
+        # The context the handler tasks' done callbacks run in: one for all of
+        # them, since a callback made without one copies the current context
+        # per task (an object per idle connection).
+        self._done_context = contextvars.copy_context()
         if self.broker is None:
             logger.info("ferrosocket serving on %s", self._urls())
         else:
@@ -242,37 +250,52 @@ class Server(ServerTopics):
             conn.reject(404, b"Not Found\n", None)
             self._hub.release(conn.id)  # type: ignore[union-attr]
             return
-        task = self._loop.create_task(self._run(handler, ws))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run(self, handler: Handler, ws: WebSocket) -> None:
-        c = ws._c
-        started = time.monotonic()
+        ws._started = time.monotonic()
         try:
             result = handler(ws)
             if not inspect.isawaitable(result):
                 raise TypeError(f"handler {handler!r} must be an async function")
-            await result
-        except WebSocketDisconnect:
-            pass
-        except WebSocketException as exc:
-            # The handler's decision to close with this code (403 before accept).
-            if c.state in ("CONNECTING", "OPEN"):
-                c.close(exc.code, exc.reason)
-            ws.application_state = WebSocketState.DISCONNECTED
-        except asyncio.CancelledError:
+        except Exception as exc:
+            self._finish(ws, exc)
+            return
+        # The handler's own coroutine is the task, with no wrapper coroutine
+        # around it: what a wrapper did when the handler ends is done by the
+        # done callback (one bound method shared by every task), so an idle
+        # connection holds no frame of the server's (see bench/README.md).
+        task = asyncio.ensure_future(result, loop=self._loop)
+        self._tasks[task] = ws
+        task.add_done_callback(self._done, context=self._done_context)
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        ws = self._tasks.pop(task)
+        if task.cancelled():
+            c = ws._c
             if c.state in ("OPEN", "CONNECTING"):
                 c.close(1001, "")
-            raise
-        except Exception:
-            logger.exception("handler for %s raised", c.path)
-            if c.state == "CONNECTING":
-                c.reject(500, b"Internal Server Error\n", None)
-            elif c.state == "OPEN":
-                c.close(1011, "")
+            self._finish(ws, None, closed=True)
         else:
-            if c.state in ("CONNECTING", "OPEN"):
+            self._finish(ws, task.exception())
+
+    def _finish(self, ws: WebSocket, exc: BaseException | None, closed: bool = False) -> None:
+        """Close what the handler left open, by how it ended: 1000 when it
+        returned, its code for a `WebSocketException`, 1011 (500 before
+        accept) when it raised; then log the connection's end."""
+        c = ws._c
+        try:
+            if closed or isinstance(exc, WebSocketDisconnect):
+                pass
+            elif isinstance(exc, WebSocketException):
+                # The handler's decision to close with this code (403 before accept).
+                if c.state in ("CONNECTING", "OPEN"):
+                    c.close(exc.code, exc.reason)
+                ws.application_state = WebSocketState.DISCONNECTED
+            elif isinstance(exc, Exception):
+                logger.error("handler for %s raised", c.path, exc_info=exc)
+                if c.state == "CONNECTING":
+                    c.reject(500, b"Internal Server Error\n", None)
+                elif c.state == "OPEN":
+                    c.close(1011, "")
+            elif exc is None and c.state in ("CONNECTING", "OPEN"):
                 c.close(1000, "")
         finally:
             if self._hub is not None:
@@ -283,7 +306,7 @@ class Server(ServerTopics):
                     _peer(c.client),
                     c.path,
                     c.close_code,
-                    time.monotonic() - started,
+                    time.monotonic() - ws._started,
                 )
 
     def close(self, code: int = 1001, reason: str = "") -> None:

@@ -49,6 +49,22 @@ enum Recv<'py, T> {
     Wait(Bound<'py, PyAny>),
 }
 
+/// The connection's wakers, one per [`Kind`] of wake, each made the first
+/// time it is needed: every waker is an allocation, and an idle connection
+/// whose handler waits in `receive()` only ever needs the `Recv` one.
+struct Wakers {
+    signal: Arc<Signal>,
+    id: u64,
+    slots: [Option<Waker>; 4],
+}
+
+impl Wakers {
+    fn get(&mut self, kind: Kind) -> &Waker {
+        let (signal, id) = (&self.signal, self.id);
+        self.slots[kind as usize].get_or_insert_with(|| TokenWaker::waker(signal, token(id, kind)))
+    }
+}
+
 /// The engine side of one connection (see the module docs).
 #[pyclass(module = "ferrosocket._native")]
 pub struct Connection {
@@ -57,10 +73,7 @@ pub struct Connection {
     create_future: Py<PyAny>,
     /// A completed future: what a send returns when it need not wait.
     done: Py<PyAny>,
-    recv_waker: Waker,
-    send_waker: Waker,
-    closed_waker: Waker,
-    pong_waker: Waker,
+    wakers: Wakers,
     recv_future: Option<Py<PyAny>>,
     send_futures: Vec<Py<PyAny>>,
     closed_futures: Vec<Py<PyAny>>,
@@ -114,10 +127,11 @@ impl Connection {
             id,
             create_future: create_future.clone_ref(py),
             done: done.clone_ref(py),
-            recv_waker: TokenWaker::waker(signal, token(id, Kind::Recv)),
-            send_waker: TokenWaker::waker(signal, token(id, Kind::Send)),
-            closed_waker: TokenWaker::waker(signal, token(id, Kind::Closed)),
-            pong_waker: TokenWaker::waker(signal, token(id, Kind::Pong)),
+            wakers: Wakers {
+                signal: signal.clone(),
+                id,
+                slots: Default::default(),
+            },
             recv_future: None,
             send_futures: Vec::new(),
             closed_futures: Vec::new(),
@@ -146,7 +160,7 @@ impl Connection {
                 Err(e) => return Err(errors::to_py(py, e)),
                 Ok(None) => {}
             }
-            if !self.conn.register_recv(&self.recv_waker) {
+            if !self.conn.register_recv(self.wakers.get(Kind::Recv)) {
                 let fut = self.future(py)?;
                 self.recv_future = Some(fut.clone().unbind());
                 return Ok(Recv::Wait(fut));
@@ -180,12 +194,18 @@ impl Connection {
     /// with a `Closed` wake when it is.
     pub fn release(&mut self) -> bool {
         self.released = true;
-        self.conn.poll_closed(&self.closed_waker).is_ready()
+        self.conn
+            .poll_closed(self.wakers.get(Kind::Closed))
+            .is_ready()
     }
 
     /// Whether the hub may forget this connection.
-    pub fn forgettable(&self) -> bool {
-        self.released && self.conn.poll_closed(&self.closed_waker).is_ready()
+    pub fn forgettable(&mut self) -> bool {
+        self.released
+            && self
+                .conn
+                .poll_closed(self.wakers.get(Kind::Closed))
+                .is_ready()
     }
 
     /// Called by the hub's drain on the loop thread for a wake of `kind`.
@@ -207,7 +227,7 @@ impl Connection {
                 if self.send_futures.is_empty() {
                     return Ok(());
                 }
-                match self.conn.poll_send_ready(&self.send_waker) {
+                match self.conn.poll_send_ready(self.wakers.get(Kind::Send)) {
                     Poll::Pending => {}
                     Poll::Ready(result) => {
                         let err = result.err().map(|e| errors::to_py(py, e));
@@ -229,7 +249,11 @@ impl Connection {
                 }
             }
             Kind::Closed => {
-                if self.conn.poll_closed(&self.closed_waker).is_ready() {
+                if self
+                    .conn
+                    .poll_closed(self.wakers.get(Kind::Closed))
+                    .is_ready()
+                {
                     for fut in self.closed_futures.drain(..) {
                         let fut = fut.bind(py);
                         if !fut.call_method0(intern!(py, "done"))?.is_truthy()? {
@@ -396,7 +420,7 @@ impl Connection {
     /// A future resolved once the write buffer is at its low-water mark.
     fn wait_send<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let fut = self.future(py)?;
-        match self.conn.poll_send_ready(&self.send_waker) {
+        match self.conn.poll_send_ready(self.wakers.get(Kind::Send)) {
             Poll::Ready(Ok(())) => {
                 fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
             }
@@ -414,7 +438,11 @@ impl Connection {
     /// A future resolved once the connection is closed and its socket released.
     fn wait_closed<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let fut = self.future(py)?;
-        if self.conn.poll_closed(&self.closed_waker).is_ready() {
+        if self
+            .conn
+            .poll_closed(self.wakers.get(Kind::Closed))
+            .is_ready()
+        {
             fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
         } else {
             self.closed_futures.push(fut.clone().unbind());

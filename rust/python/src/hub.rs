@@ -144,7 +144,7 @@ impl Hub {
                 if let Err(err) = conn.borrow_mut(py).resolve(py, kind) {
                     err.write_unraisable(py, None);
                 }
-                if kind == Kind::Closed && conn.borrow(py).forgettable() {
+                if kind == Kind::Closed && conn.borrow_mut(py).forgettable() {
                     slf.borrow_mut().conns.remove(&id);
                 }
             }

@@ -53,8 +53,8 @@ pub struct WebSocketConfig {
     /// never reads cannot hold buffers forever.
     pub write_timeout: Duration,
     /// permessage-deflate (RFC 7692): offered by browsers on every
-    /// connection and accepted by default. Compression runs on the writer
-    /// task and decompression on the reader task, never on the
+    /// connection and accepted by default. Compression runs on the write side
+    /// of the connection's task and decompression on its read side, never on the
     /// application's thread.
     pub deflate: DeflateConfig,
 

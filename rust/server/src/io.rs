@@ -1,22 +1,34 @@
-//! The two tokio tasks of a connection: reader and writer.
+//! One tokio task per connection, with a read side and a write side.
 //!
-//! They are separate tasks so a peer that does not read cannot stop us from
-//! reading its close frame, and a peer that floods us cannot delay our
-//! writes. Both only touch the socket and [`Conn`]; all decisions (what to
-//! answer, when to stop) are made by `Conn` under its lock. They are generic
-//! over the stream's halves, so plain TCP (split without a lock), TLS and
-//! Unix sockets share one implementation.
+//! The two sides are two futures that the connection's task polls each time
+//! it is woken, the write side first ([`both_sides`]). Each keeps its own
+//! progress and waits on its own readiness (a socket's read and write
+//! interests are separate wake-ups in tokio), so a peer that does not read
+//! blocks only the write side and we still read its close frame, and a peer
+//! that floods us cannot hold back our writes for more than one poll of the
+//! read side, which is bounded by tokio's cooperative budget and by the
+//! inbound queue (a full queue pauses reading). They used to be two tasks;
+//! one task gives the same two guarantees without a second task's header,
+//! scheduler links, join handle and `Arc` per connection, and a wake-up of
+//! either side costs one task poll. Both only touch the socket and
+//! [`Conn`]; all decisions (what to answer, when to stop) are made by `Conn`
+//! under its lock. They are generic over the stream's halves, so plain TCP
+//! (split without a lock), TLS and Unix sockets, and the client role, share
+//! one implementation.
 //!
-//! The reader also owns the connection's timers: keepalive pings (a peer
+//! The read side also owns the connection's timers: keepalive pings (a peer
 //! that stops answering is closed with 1011), the optional idle timeout, and
 //! the close timeout once a close frame is out.
 //!
 //! Memory per idle connection is what a server with many connections pays
 //! for most, so nothing is held for a connection that does not need it: a
 //! plain TCP reader holds no buffer until the socket is first readable, and
-//! drops its empty buffer when a timer (keepalive, idle) finds it quiet; rarely used futures (vectored writes of
-//! shared frames, lingering after close, the handshake's) are boxed, since
-//! a task is as large as its largest state and keeps that room for life.
+//! drops its empty buffer when a timer (keepalive, idle) finds it quiet.
+//! Rarely used futures (vectored writes of shared frames, lingering after
+//! close, the close timers, the handshake's) and state that only some
+//! connections need (a compressed one's inflater and deflater, a client's
+//! masking keys) are boxed, since a task is as large as its largest state
+//! and keeps that room for life.
 //!
 //! The writer takes everything queued in one go. The connection's own frames
 //! are one contiguous buffer, written with plain writes; once published
@@ -25,16 +37,21 @@
 //! per `writev`), so a frame shared by 10,000 subscribers is never copied.
 //!
 //! Closing follows RFC 6455 §7: the server closes TCP first. Once the close
-//! exchange is over (or the connection failed), the writer flushes the last
-//! frame and shuts down its half; the reader then keeps reading and discarding
-//! until the peer's FIN or the close timeout, so the socket is not reset while
-//! our close frame is still unread on the peer's side. In the client role
-//! (RFC 6455 §7.1.1) the writer keeps its half open instead: the reader waits
-//! for the server's FIN (or the close timeout), and only then is ours sent.
+//! exchange is over (or the connection failed), the write side flushes the
+//! last frame and shuts down its half; the read side then keeps reading and
+//! discarding until the peer's FIN or the close timeout, so the socket is not
+//! reset while our close frame is still unread on the peer's side. A write
+//! side still stuck on a peer that does not read gets the close timeout from
+//! the end of reading, then is dropped with its bytes. In the client role
+//! (RFC 6455 §7.1.1) the write side keeps its half open instead: the read
+//! side waits for the server's FIN (or the close timeout), and only then is
+//! ours sent.
 
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
+use std::pin::{pin, Pin};
 use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
 use ferrosocket_proto::{
@@ -43,7 +60,7 @@ use ferrosocket_proto::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::time::{sleep_until, timeout, timeout_at, Instant};
+use tokio::time::{sleep, sleep_until, timeout, timeout_at, Instant, Sleep};
 
 use ferrosocket_proto::session::Ending;
 
@@ -52,7 +69,7 @@ use crate::conn::{frame, Conn, Decision, Incoming, OutItem, Outbound};
 const MIN_READ: usize = 1024;
 const MAX_READ: usize = 256 << 10;
 
-/// The reader task's half of a stream.
+/// The read side's half of a stream.
 pub(crate) trait ReadHalf: Send + 'static {
     /// Whether [`ReadHalf::wait_readable`] can wait without a buffer, so an
     /// idle connection may hold none (plain TCP; TLS keeps bytes of its own).
@@ -68,7 +85,7 @@ pub(crate) trait ReadHalf: Send + 'static {
     ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
 }
 
-/// The writer task's half of a stream.
+/// The write side's half of a stream.
 pub(crate) trait WriteHalf: Send + 'static {
     /// Write some of `data`, returning how much.
     fn write_some<'a>(
@@ -135,14 +152,14 @@ impl<T: AsyncWrite + Unpin + Send + 'static> WriteHalf for Io<T> {
     }
 }
 
-/// The write half of a TCP socket, shared by the writer task and [`Conn`].
+/// The write half of a TCP socket, shared by the write side and [`Conn`].
 ///
-/// TCP is the hot path, so its write half is shared: the writer task and
+/// TCP is the hot path, so its write half is shared: the write side and
 /// `Conn` both use readiness plus `try_write`, which take `&self`. That lets
 /// `Conn` write a frame straight to the socket from the sending thread when
 /// the writer is idle and nothing is buffered ([`Conn::send`]): the common
 /// case of a reply costs one `write` syscall instead of a wake-up of the
-/// writer task. The read half stays tokio's own `OwnedReadHalf`, whose
+/// connection's task. The read half stays tokio's own `OwnedReadHalf`, whose
 /// `AsyncRead` knows that a short read drained the socket and so saves the
 /// `EAGAIN` read that readiness plus `try_read` would make per message.
 pub(crate) struct SharedTcp(Arc<OwnedWriteHalf>);
@@ -176,7 +193,7 @@ impl WriteHalf for SharedTcp {
 }
 
 /// A byte stream a connection can run on, split into halves for the reader
-/// and writer tasks, plus the socket `Conn` may write to directly (TCP only).
+/// and write sides, plus the socket `Conn` may write to directly (TCP only).
 pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + Sized + 'static {
     type R: ReadHalf;
     type W: WriteHalf;
@@ -230,31 +247,66 @@ impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
 
 /// Run a connection whose upgrade request has been read (`leftover` holds
 /// any bytes that followed it) until its socket is closed.
+///
+/// The read side and the write side are two futures polled by this one task
+/// (see the module docs): each wake-up polls both, the write side first, so
+/// each keeps its own progress and neither waits for the other.
 pub(crate) async fn drive<T: Transport>(conn: Arc<Conn>, stream: T, leftover: BytesMut) {
     let (rd, wr, direct) = stream.halves();
     if let Some(socket) = direct {
         conn.set_direct(socket);
     }
-    let mut writer = tokio::spawn(write_loop(conn.clone(), wr));
-    let decision = poll_fn(|cx| conn.poll_decision(cx)).await;
-    if decision == Decision::Accepted {
-        read_loop(&conn, rd, leftover).await;
-    }
-    // A peer that stopped reading must not keep the writer (and the socket)
-    // forever: it gets the close timeout to take our last bytes.
     let limit = conn.config().close_timeout;
-    let kept = match timeout(limit, &mut writer).await {
-        Ok(Ok(kept)) => kept,
-        _ => {
-            writer.abort();
-            None
-        }
+    // In a block, so the two sides' room is free again for what follows.
+    let kept = {
+        let reader = pin!(async {
+            if poll_fn(|cx| conn.poll_decision(cx)).await == Decision::Accepted {
+                read_loop(&conn, rd, leftover).await;
+            }
+        });
+        let writer = pin!(write_loop(&conn, wr));
+        both_sides(reader, writer, limit).await
     };
     // A client's FIN goes out only now, after the server's (or the timeout).
+    // Boxed: only the client role gets here, once.
     if let Some(mut wr) = kept {
-        let _ = timeout(limit, wr.shutdown()).await;
+        let _ = Box::pin(timeout(limit, wr.shutdown())).await;
     }
     conn.on_io_done();
+}
+
+/// Poll the read side and the write side of a connection, the write side
+/// first, until both are done; once reading is over, a peer that stopped
+/// reading gets `limit` to take our last bytes, and the writer is then
+/// dropped with them. Returns the write half the writer kept open.
+async fn both_sides<W>(
+    mut reader: Pin<&mut impl Future<Output = ()>>,
+    mut writer: Pin<&mut impl Future<Output = Option<W>>>,
+    limit: std::time::Duration,
+) -> Option<W> {
+    let (mut read_done, mut kept) = (false, None);
+    // Boxed: only a closing connection needs this timer.
+    let mut stall: Option<Pin<Box<Sleep>>> = None;
+    poll_fn(|cx| {
+        if kept.is_none() {
+            if let Poll::Ready(wr) = writer.as_mut().poll(cx) {
+                kept = Some(wr);
+            }
+        }
+        if !read_done && reader.as_mut().poll(cx).is_ready() {
+            read_done = true;
+        }
+        match (read_done, kept.is_some()) {
+            (false, _) => Poll::Pending,
+            (true, true) => Poll::Ready(()),
+            (true, false) => stall
+                .get_or_insert_with(|| Box::pin(sleep(limit)))
+                .as_mut()
+                .poll(cx),
+        }
+    })
+    .await;
+    kept.flatten()
 }
 
 enum ReadEnd {
@@ -318,13 +370,15 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
                             Some(f) => Ending::PeerClosed(Some(f.code), f.reason),
                             None => Ending::PeerClosed(None, String::new()),
                         };
-                        end_after_queue(conn, ending).await;
+                        // Boxed, like `linger`: a connection ends once.
+                        Box::pin(end_after_queue(conn, ending)).await;
                         break 'outer ReadEnd::Linger;
                     }
                 },
                 Ok(None) => break,
                 Err(err) => {
-                    end_after_queue(conn, Ending::Failed(err.close_code(), err.to_string())).await;
+                    let ending = Ending::Failed(err.close_code(), err.to_string());
+                    Box::pin(end_after_queue(conn, ending)).await;
                     break 'outer ReadEnd::Linger;
                 }
             }
@@ -460,10 +514,12 @@ async fn linger<R: ReadHalf>(mut rd: R, limit: std::time::Duration) {
 
 /// Write until the connection is finished. Returns the write half still
 /// open in the client role, whose FIN waits for the server's.
-async fn write_loop<W: WriteHalf>(conn: Arc<Conn>, mut wr: W) -> Option<W> {
+async fn write_loop<W: WriteHalf>(conn: &Conn, mut wr: W) -> Option<W> {
     let stall = conn.config().write_timeout;
-    let mut deflater: Option<Deflater> = None;
-    let mut masks = (conn.role() == Role::Client).then(MaskKeys::new);
+    // Boxed, like the decoder's inflater: a server connection without
+    // compression needs neither, and a task keeps the room of what it holds.
+    let mut deflater: Option<Box<Deflater>> = None;
+    let mut masks = (conn.role() == Role::Client).then(|| Box::new(MaskKeys::new()));
     let mut segments: Vec<Bytes> = Vec::new();
     'chunks: while let Some(Outbound { chunks, raw, items }) =
         poll_fn(|cx| conn.poll_take_outbound(cx)).await
@@ -472,13 +528,13 @@ async fn write_loop<W: WriteHalf>(conn: Arc<Conn>, mut wr: W) -> Option<W> {
         {
             // One contiguous buffer: the connection's own frames, and on a
             // compressed connection the messages it deflates here, on the
-            // writer task, after the bytes that were already encoded.
+            // write side, after the bytes that were already encoded.
             let chunk = if items.is_empty() {
                 raw
             } else {
                 let mut chunk = raw;
                 for item in items {
-                    encode_item(&conn, &mut deflater, &mut masks, &mut chunk, item);
+                    encode_item(conn, &mut deflater, &mut masks, &mut chunk, item);
                 }
                 chunk
             };
@@ -510,14 +566,14 @@ async fn write_loop<W: WriteHalf>(conn: Arc<Conn>, mut wr: W) -> Option<W> {
                     }
                     segments.push(frame);
                 } else {
-                    encode_item(&conn, &mut deflater, &mut masks, &mut own, item);
+                    encode_item(conn, &mut deflater, &mut masks, &mut own, item);
                 }
             }
             if !own.is_empty() {
                 segments.push(own.freeze());
             }
             // Boxed: its array of 64 `IoSlice`s would otherwise be room
-            // kept in every connection's writer task, idle or not.
+            // kept in every connection's task, idle or not.
             let result = Box::pin(write_segments(&mut wr, &segments, stall)).await;
             segments.clear();
             match result {
@@ -554,17 +610,16 @@ async fn write_loop<W: WriteHalf>(conn: Arc<Conn>, mut wr: W) -> Option<W> {
     None
 }
 
-/// Encode one queued item of a compressed connection onto `dst`.
-/// Encode one queued item on the writer task; `masks` is `Some` in the
+/// Encode one queued item on the write side; `masks` is `Some` in the
 /// client role, where every frame is masked with a fresh key.
 fn encode_item(
     conn: &Conn,
-    deflater: &mut Option<Deflater>,
-    masks: &mut Option<MaskKeys>,
+    deflater: &mut Option<Box<Deflater>>,
+    masks: &mut Option<Box<MaskKeys>>,
     dst: &mut BytesMut,
     item: OutItem,
 ) {
-    let mask = masks.as_mut().map(MaskKeys::next_key);
+    let mask = masks.as_deref_mut().map(MaskKeys::next_key);
     match item {
         OutItem::Raw(frame) => dst.extend_from_slice(&frame),
         OutItem::Shared(frame) => dst.extend_from_slice(&frame),
@@ -574,8 +629,9 @@ fn encode_item(
             compress: true,
         } => {
             let deflate = &conn.config().deflate;
-            let deflater = deflater
-                .get_or_insert_with(|| deflate.deflater(conn.deflate_params().unwrap_or_default()));
+            let deflater = deflater.get_or_insert_with(|| {
+                Box::new(deflate.deflater(conn.deflate_params().unwrap_or_default()))
+            });
             encode_compressed(dst, deflater, opcode, &payload, mask);
         }
         OutItem::Message {

@@ -72,7 +72,7 @@ impl WebSocket {
     ///
     /// The `client_key` is the `Sec-WebSocket-Key` header value from the upgrade
     /// request, which the caller has already read from `stream`. The
-    /// connection's tasks start at once, so this must be called inside a tokio
+    /// connection's task starts at once, so this must be called inside a tokio
     /// runtime (it panics otherwise, like `tokio::spawn`).
     pub fn new(stream: TcpStream, client_key: String) -> Self {
         Self::with_config(stream, client_key, WebSocketConfig::default())

@@ -182,10 +182,14 @@ async fn a_stalled_send_fails_when_the_client_closes_without_reading() {
     let (server, sent, done_rx) = flood_server(config, chunks).await;
     let mut raw = stalled_client(&server, &sent, chunks).await;
     // The client closes but still reads nothing: our echo is stuck behind
-    // megabytes of data, so only the close timeout can end this.
-    raw.send(&masked(true, 0x8, &close_payload(1000, ""))).await;
+    // megabytes of data, so only the close timeout can end this. The write
+    // side being stuck must not stop the read side: the stalled send fails
+    // with the code of the close frame it read.
+    raw.send(&masked(true, 0x8, &close_payload(4002, "bye")))
+        .await;
     let result = within("the stalled send to return", done_rx).await.unwrap();
-    assert!(result.is_err(), "{result:?}");
+    let err = result.expect_err("the send completed although the client read nothing");
+    assert!(err.contains("4002"), "{err}");
     within("the connection to be released", async {
         while server.connections() > 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -296,7 +296,8 @@ pub struct Decoder {
     role: Role,
     state: State,
     /// Fixed at construction: whether RSV1 may mark a compressed message.
-    inflater: Option<Inflater>,
+    /// Boxed: only a compressed connection pays for its room.
+    inflater: Option<Box<Inflater>>,
     /// Allocations of earlier frames read in place, reused once their
     /// payloads are dropped.
     spares: Spares,
@@ -332,7 +333,7 @@ impl Decoder {
     /// marks a compressed message on its first frame, inflated by `inflater`.
     pub fn with_deflate(config: DecoderConfig, inflater: Inflater) -> Self {
         Decoder {
-            inflater: Some(inflater),
+            inflater: Some(Box::new(inflater)),
             ..Decoder::new(config)
         }
     }
@@ -385,7 +386,7 @@ impl Decoder {
             if let State::Message(msg) = &mut self.state {
                 if let Some(frame) = msg.frame.as_mut() {
                     let limit = self.config.max_message_size;
-                    let inflater = self.inflater.as_mut();
+                    let inflater = self.inflater.as_deref_mut();
                     if !consume_payload(
                         &mut msg.payload,
                         &mut msg.kind,

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 
 use super::{buffer_bytes, Connection};
 use crate::errors;
+use crate::signal::Kind;
 
 impl Connection {
     /// Send a tracked ping; returns `(sent, waiter)` (see `ping_waiter`).
@@ -25,7 +26,7 @@ impl Connection {
         let waiter = self.future(py)?;
         self.pong_futures.push((id, waiter.clone().unbind()));
         // Be told when it closes, and collect pongs that already came.
-        let _ = self.conn.poll_closed(&self.closed_waker);
+        let _ = self.conn.poll_closed(self.wakers.get(Kind::Closed));
         self.resolve_pongs(py)?;
         let sent = if above {
             self.wait_send(py)?.unbind()
@@ -37,7 +38,7 @@ impl Connection {
 
     /// Resolve the waiters of answered pings with their round trips.
     pub(super) fn resolve_pongs(&mut self, py: Python<'_>) -> PyResult<()> {
-        for (id, rtt) in self.conn.take_pongs(&self.pong_waker) {
+        for (id, rtt) in self.conn.take_pongs(self.wakers.get(Kind::Pong)) {
             if let Some(i) = self.pong_futures.iter().position(|(f, _)| *f == id) {
                 let (_, fut) = self.pong_futures.remove(i);
                 let fut = fut.bind(py);

@@ -1,11 +1,11 @@
 //! The client: `connect` over TCP, TLS or a Unix socket, onto the same
 //! connection machinery as the server ([`Conn`] in the client role, the
-//! reader and writer tasks of `io.rs`), so a client [`WebSocket`] has exactly
+//! connection task of `io.rs`), so a client [`WebSocket`] has exactly
 //! the server's API and behaviour: same queues, limits, keepalive, close
 //! handshake and compression.
 //!
 //! Only the opening handshake is client-specific, and it is done here before
-//! the tasks start: write the request (proto's [`build_request`]), read and
+//! the task starts: write the request (proto's [`build_request`]), read and
 //! check the response ([`parse_response`], [`check_response`], permessage-deflate's
 //! [`accept_response`]), and for a refusal read its body so the caller can
 //! report status, headers and body. The whole of it (connect, TLS, request,

@@ -9,6 +9,8 @@
 use ferrosocket_proto::{DeflateParams, MaskKeys, Role};
 
 use super::{Conn, State};
+use std::sync::Arc;
+
 use crate::config::WebSocketConfig;
 use crate::request::Request;
 
@@ -20,7 +22,7 @@ impl Conn {
     /// server's.
     pub(crate) fn new_client(
         request: Request,
-        config: WebSocketConfig,
+        config: impl Into<Arc<WebSocketConfig>>,
         deflate: Option<DeflateParams>,
     ) -> Conn {
         let mut conn = Conn::new(request, config);
@@ -29,7 +31,7 @@ impl Conn {
         // A fresh session is Connecting, so accept() cannot fail.
         let _ = inner.session.accept();
         inner.out.deflate = deflate;
-        inner.out.masks = Some(MaskKeys::new());
+        inner.out.masks = Some(Box::new(MaskKeys::new()));
         conn.state.store(
             State::of(&inner.session) as u8,
             std::sync::atomic::Ordering::Release,

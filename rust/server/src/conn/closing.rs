@@ -136,7 +136,7 @@ impl Conn {
         self.step(|inner| inner.session.on_abort());
     }
 
-    /// Both tasks are done and the socket is closed.
+    /// Both sides of the connection's task are done and the socket is closed.
     pub(crate) fn on_io_done(&self) {
         self.step(|inner| inner.session.on_io_done());
     }

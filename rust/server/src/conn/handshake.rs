@@ -1,5 +1,5 @@
 //! The application's answer to the upgrade request: accept (101) or a plain
-//! HTTP refusal. The reader task waits for it before reading frames.
+//! HTTP refusal. The connection's read side waits for it before reading frames.
 
 use std::task::{Context, Poll};
 

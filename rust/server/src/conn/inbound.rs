@@ -21,7 +21,7 @@ pub(super) struct Inbound {
     /// The application has received its `Close`: receives fail from now on.
     close_taken: bool,
     recv_waker: Option<Waker>,
-    /// The reader task, waiting for room, for the handshake answer, or for
+    /// The read side, waiting for room, for the handshake answer, or for
     /// the close to start.
     pub(super) reader_waker: Option<Waker>,
 }

@@ -2,7 +2,7 @@
 //!
 //! One keepalive ping is outstanding at a time, carrying a counter so a pong
 //! that answers an older or an application ping is not taken for it. The
-//! reader task owns the timers; a peer that does not answer in time is
+//! read side owns the timers; a peer that does not answer in time is
 //! given up on through the session (1011).
 //!
 //! The application's own pings are tracked too, so that a caller can wait

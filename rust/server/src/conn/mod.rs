@@ -1,7 +1,7 @@
-//! The state one connection's tasks and its application share.
+//! The state one connection's task and its application share.
 //!
-//! A connection is driven by three parties: a reader task and a writer task on
-//! tokio, and the application, which is either a Rust future or Python code on
+//! A connection is driven by three parties: the read side and the write side
+//! of its task on tokio (see `crate::io`), and the application, which is either a Rust future or Python code on
 //! the asyncio thread. They meet here, in plain Rust state behind one short
 //! mutex, and never block on each other. The state is split by concern, each
 //! part in its own file with the `Conn` methods that use it:
@@ -178,7 +178,8 @@ struct Inner {
 /// Shared state of one connection. See the module docs.
 pub struct Conn {
     request: Request,
-    config: WebSocketConfig,
+    /// Shared with the server's other connections.
+    config: Arc<WebSocketConfig>,
     /// [`State`], readable without the lock.
     state: AtomicU8,
     inner: Mutex<Inner>,
@@ -192,10 +193,10 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(request: Request, config: WebSocketConfig) -> Conn {
+    pub(crate) fn new(request: Request, config: impl Into<Arc<WebSocketConfig>>) -> Conn {
         Conn {
             request,
-            config,
+            config: config.into(),
             state: AtomicU8::new(State::Connecting as u8),
             direct: OnceLock::new(),
             topics: crate::topics::Membership::default(),

@@ -1,13 +1,14 @@
 //! The outbound buffer: encoded frames waiting for the socket.
 //!
-//! Sends encode frames straight into one buffer; the writer task takes the
+//! Sends encode frames straight into one buffer; the writer (the write side
+//! of the connection's task, see `crate::io`) takes the
 //! whole buffer and writes it with one syscall, and producers wake it only on
 //! the idle → scheduled transition, so a burst of sends costs one wake-up.
 //! When the writer is idle and nothing is in flight, the sending thread writes
 //! to the socket itself ([`Conn::flush`]). Above the high-water mark a sender
 //! waits until the writer has drained the buffer below the low-water mark.
 //! On a compressed connection data messages wait as [`OutItem`]s so the
-//! writer task deflates them, off the application's thread.
+//! writer deflates them, off the application's thread.
 //!
 //! Published messages ([`crate::topics`]) are framed once and shared by every
 //! subscriber, so they are queued by reference: `chunks` holds shared frames
@@ -80,7 +81,7 @@ impl Payload<'_> {
     }
 }
 
-/// A frame waiting for the writer task on a compressed connection.
+/// A frame waiting for the writer on a compressed connection.
 #[derive(Debug)]
 pub(crate) enum OutItem {
     /// A data message; `compress` says whether to deflate it.
@@ -114,7 +115,7 @@ pub(super) struct OutBuf {
     /// cannot take them at once: kept, so the allocation is reused.
     large: BytesMut,
     /// With permessage-deflate, data messages (and the close frame, which
-    /// must follow them) wait here for the writer task to compress them.
+    /// must follow them) wait here for the writer to compress them.
     queue: Vec<OutItem>,
     queued_bytes: usize,
     pub(super) deflate: Option<DeflateParams>,
@@ -126,7 +127,8 @@ pub(super) struct OutBuf {
     writer_idle: bool,
     pub(super) send_wakers: Vec<Waker>,
     /// Client role: every frame encoded here is masked with the next key.
-    pub(super) masks: Option<MaskKeys>,
+    /// Boxed: the key pool is only needed in the client role.
+    pub(super) masks: Option<Box<MaskKeys>>,
 }
 
 impl Default for OutBuf {
@@ -242,7 +244,7 @@ impl OutBuf {
 
     /// The masking key for the next frame: `None` in the server role.
     pub(super) fn mask(&mut self) -> Option<[u8; 4]> {
-        self.masks.as_mut().map(MaskKeys::next_key)
+        self.masks.as_deref_mut().map(MaskKeys::next_key)
     }
 
     /// Queue a close frame behind every data message already sent.
@@ -286,10 +288,10 @@ impl Conn {
         let _ = self.direct.set(socket);
     }
 
-    /// Get freshly buffered bytes on their way. When the writer task is idle
+    /// Get freshly buffered bytes on their way. When the writer is idle
     /// and nothing is in flight, write them to the socket right here, on the
     /// sending thread: a non-blocking `write` is cheaper than waking the
-    /// writer task (and, for Python, than a thread hop), and ordering is
+    /// connection's task (and, for Python, than a thread hop), and ordering is
     /// safe because the writer only takes the buffer under this same lock.
     /// Whatever the socket does not take now is left to the writer.
     pub(super) fn flush(&self, inner: &mut Inner) -> Option<Waker> {
@@ -454,7 +456,15 @@ impl Conn {
             return Poll::Ready(None);
         }
         out.writer_idle = true;
-        out.writer_waker = Some(cx.waker().clone());
+        // The write side is polled on every wake-up of the connection's
+        // task, mostly with the same waker: keep it rather than clone it.
+        if !out
+            .writer_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            out.writer_waker = Some(cx.waker().clone());
+        }
         Poll::Pending
     }
 

@@ -55,6 +55,8 @@ pub struct ServerStats {
 
 struct Shared {
     config: ServerConfig,
+    /// `config.websocket`, shared by every connection instead of copied.
+    websocket: Arc<crate::config::WebSocketConfig>,
     app: Arc<dyn App>,
     conns: Mutex<HashMap<u64, Arc<Conn>>>,
     next_id: AtomicU64,
@@ -130,6 +132,7 @@ impl Server {
         let address = listener.address()?;
         let (stop, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
+            websocket: Arc::new(config.websocket.clone()),
             config,
             app,
             conns: Mutex::new(HashMap::new()),

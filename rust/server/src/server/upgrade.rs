@@ -97,7 +97,7 @@ pub(super) async fn serve_stream<T: Transport>(
         Route::Upgrade => {
             let conn = Arc::new(Conn::new(
                 Request::new(request, peer, local).secure(T::SECURE),
-                config.websocket.clone(),
+                shared.websocket.clone(),
             ));
             return run(&guard, conn, stream, leftover).await;
         }
