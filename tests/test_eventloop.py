@@ -191,7 +191,8 @@ def test_loop_factory_for_asyncio_runner():
 
 
 SIGINT_SCRIPT = """
-import asyncio, ferrosocket, sys
+import asyncio, faulthandler, ferrosocket, signal, sys
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # where it waits, if it hangs
 async def main():
     async with ferrosocket.serve(lambda ws: ws.accept(), "127.0.0.1", 0):
         print("ready", flush=True)
@@ -208,13 +209,22 @@ except KeyboardInterrupt:
 def test_ctrl_c_interrupts_a_loop_waiting_in_the_engine():
     """No add_signal_handler here: SIGINT must still end the engine's wait."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", SIGINT_SCRIPT], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        [sys.executable, "-c", SIGINT_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
     )  # fmt: skip
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline() == "ready\n"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(TIMEOUT * 2) == 3
+        try:
+            returncode = proc.wait(TIMEOUT * 2)
+        except subprocess.TimeoutExpired:
+            # Still running: have it print every thread's stack, then fail with it.
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            proc.kill()
+            _, stderr = proc.communicate()
+            pytest.fail(f"SIGINT did not end the process; its stacks:\n{stderr}")
+        assert returncode == 3, proc.stderr.read() if proc.stderr else ""
         assert proc.stdout.read() == "interrupted\n"
     finally:
         proc.kill()
