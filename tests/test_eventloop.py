@@ -193,6 +193,10 @@ def test_loop_factory_for_asyncio_runner():
 SIGINT_SCRIPT = """
 import asyncio, faulthandler, ferrosocket, signal, sys
 faulthandler.register(signal.SIGUSR1, all_threads=True)  # where it waits, if it hangs
+# As started from a terminal: a test run started in the background (`cmd &`
+# in a shell without job control) passes SIGINT on ignored, and Python then
+# installs no KeyboardInterrupt handler for asyncio.Runner to build on.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 async def main():
     async with ferrosocket.serve(lambda ws: ws.accept(), "127.0.0.1", 0):
         print("ready", flush=True)
