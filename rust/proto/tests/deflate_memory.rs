@@ -33,41 +33,37 @@ fn message(i: usize) -> Vec<u8> {
     s.into_bytes()
 }
 
-#[test]
-fn state_is_allocated_on_first_message_and_sized_by_mem_level() {
-    let messages: Vec<Vec<u8>> = (0..3).map(message).collect();
-    // What a client would send: the same messages, compressed.
-    let mut peer = Deflater::with_window(12, false, 6, 8);
-    let compressed: Vec<Vec<u8>> = messages
+/// What a client would send: `messages` compressed by a peer's deflater.
+fn compressed_by_peer(messages: &[Vec<u8>], no_context_takeover: bool) -> Vec<Vec<u8>> {
+    let mut peer = Deflater::with_window(12, no_context_takeover, 6, 8);
+    messages
         .iter()
         .map(|m| {
             let mut b = BytesMut::new();
             peer.compress(m, &mut b);
             b.to_vec()
         })
-        .collect();
+        .collect()
+}
 
-    let before = rss_kib();
-    let mut streams: Vec<(Deflater, Inflater)> = (0..STREAMS)
+/// `STREAMS` server-side pairs at the 12 / 5 / 6 defaults.
+fn pairs(no_context_takeover: bool) -> Vec<(Deflater, Inflater)> {
+    (0..STREAMS)
         .map(|_| {
             (
-                Deflater::with_window(12, false, 6, 5),
-                Inflater::with_window(12, false),
+                Deflater::with_window(12, no_context_takeover, 6, 5),
+                Inflater::with_window(12, no_context_takeover),
             )
         })
-        .collect();
-    let idle = rss_kib() - before;
-    // Two small structs per stream: far below one zlib state (deflate's
-    // alone is over 5 KiB, plus 8 KiB of hash it clears at setup).
-    assert!(
-        idle < STREAMS / 2,
-        "{idle} KiB for {STREAMS} idle deflater/inflater pairs"
-    );
+        .collect()
+}
 
+/// Every pair compresses each message and inflates the peer's form of it.
+fn exchange(streams: &mut [(Deflater, Inflater)], messages: &[Vec<u8>], compressed: &[Vec<u8>]) {
     let mut out = BytesMut::new();
     let mut text = Vec::new();
-    for (deflater, inflater) in &mut streams {
-        for (m, c) in messages.iter().zip(&compressed) {
+    for (deflater, inflater) in streams {
+        for (m, c) in messages.iter().zip(compressed) {
             out.clear();
             deflater.compress(m, &mut out);
             text.clear();
@@ -76,6 +72,24 @@ fn state_is_allocated_on_first_message_and_sized_by_mem_level() {
             assert_eq!(&text, m);
         }
     }
+}
+
+#[test]
+fn state_is_allocated_on_first_message_and_sized_by_mem_level() {
+    let messages: Vec<Vec<u8>> = (0..3).map(message).collect();
+    let compressed = compressed_by_peer(&messages, false);
+
+    let before = rss_kib();
+    let mut streams = pairs(false);
+    let idle = rss_kib() - before;
+    // Two small structs per stream: far below one zlib state (deflate's
+    // alone is over 5 KiB, plus 8 KiB of hash it clears at setup).
+    assert!(
+        idle < STREAMS / 2,
+        "{idle} KiB for {STREAMS} idle deflater/inflater pairs"
+    );
+
+    exchange(&mut streams, &messages, &compressed);
     let active = (rss_kib() - before) / STREAMS;
     // zlib's formula for 12 / 5: 8 KiB window + 8 KiB prev + 8 KiB hash +
     // 8 KiB pending + ~6 KiB state; inflate ~7 KiB state + 4 KiB window.
@@ -90,33 +104,9 @@ fn state_is_allocated_on_first_message_and_sized_by_mem_level() {
     // each stream's state is released after its message, and the next
     // stream reuses that memory.
     let before = rss_kib();
-    let mut streams: Vec<(Deflater, Inflater)> = (0..STREAMS)
-        .map(|_| {
-            (
-                Deflater::with_window(12, true, 6, 5),
-                Inflater::with_window(12, true),
-            )
-        })
-        .collect();
-    let mut peer = Deflater::with_window(12, true, 6, 8);
-    let compressed: Vec<Vec<u8>> = messages
-        .iter()
-        .map(|m| {
-            let mut b = BytesMut::new();
-            peer.compress(m, &mut b);
-            b.to_vec()
-        })
-        .collect();
-    for (deflater, inflater) in &mut streams {
-        for (m, c) in messages.iter().zip(&compressed) {
-            out.clear();
-            deflater.compress(m, &mut out);
-            text.clear();
-            inflater.inflate(c, &mut text, 1 << 20).unwrap();
-            inflater.finish(&mut text, 1 << 20).unwrap();
-            assert_eq!(&text, m);
-        }
-    }
+    let mut streams = pairs(true);
+    let compressed = compressed_by_peer(&messages, true);
+    exchange(&mut streams, &messages, &compressed);
     let between = rss_kib().saturating_sub(before);
     assert!(
         between < STREAMS * 2,
