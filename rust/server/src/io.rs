@@ -66,8 +66,12 @@ use ferrosocket_proto::session::Ending;
 
 use crate::conn::{frame, Conn, Decision, Incoming, OutItem, Outbound};
 
+/// Reads start at `MIN_READ` and double while each one fills its room, up to
+/// `MAX_READ`; the decoder is told the current size, so a frame read in place
+/// keeps the reads that large (a stream of 64 KiB messages is then read about
+/// sixteen frames per system call instead of two). A quiet timer resets it.
 const MIN_READ: usize = 1024;
-const MAX_READ: usize = 256 << 10;
+const MAX_READ: usize = 1 << 20;
 
 /// The read side's half of a stream.
 pub(crate) trait ReadHalf: Send + 'static {
@@ -352,6 +356,7 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
         buf = BytesMut::new();
     }
     let end = 'outer: loop {
+        decoder.set_read_ahead(read_size);
         while !paused {
             match decoder.decode(&mut buf) {
                 Ok(Some(event)) => match event {
@@ -442,6 +447,7 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
                     // Quiet since the last timer: drop what a burst left.
                     buf = BytesMut::new();
                     read_size = MIN_READ;
+                    decoder.release_spares();
                 }
                 let now = Instant::now();
                 if close_deadline.is_some_and(|d| now >= d) {

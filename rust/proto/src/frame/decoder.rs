@@ -132,7 +132,11 @@ struct InPlace {
 impl InPlace {
     /// Unmask and validate what arrived since the last call; the event once
     /// the whole payload is there.
-    fn advance(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+    fn advance(
+        &mut self,
+        buf: &mut BytesMut,
+        read_ahead: usize,
+    ) -> Result<Option<Event>, ProtocolError> {
         let arrived = (buf.len() - self.header_len).min(self.len);
         if arrived > self.done {
             let piece = &mut buf[self.header_len + self.done..self.header_len + arrived];
@@ -143,7 +147,7 @@ impl InPlace {
             self.done = arrived;
         }
         if self.done < self.len {
-            reserve_in_place(buf, self.header_len + self.len);
+            reserve_in_place(buf, self.header_len + self.len, read_ahead);
             return Ok(None);
         }
         buf.advance(self.header_len);
@@ -162,22 +166,36 @@ impl InPlace {
 /// place: all of it up to `EAGER_RESERVE` ahead of what arrived, doubling
 /// beyond. `total` has been bounded by the limits.
 ///
-/// A frame that fits in the eager bound gets `REUSE_SLACK` more: the bytes
-/// that follow it (the next frame's start) then land in the same
-/// allocation, so once the application has dropped the payload, the next
-/// frame's reservation reclaims that allocation instead of faulting in fresh
-/// pages (a megabyte message per allocation otherwise costs a page fault
-/// per 4 KiB, in both directions of the allocator).
-fn reserve_in_place(buf: &mut BytesMut, total: usize) {
+/// A frame that fits in the eager bound gets room after it too (see
+/// [`in_place_room`]): the bytes that follow it (the next frames) then land
+/// in the same allocation and the same read, so once the application has
+/// dropped the payloads, the next frame's reservation reclaims that
+/// allocation instead of faulting in fresh pages (a megabyte message per
+/// allocation otherwise costs a page fault per 4 KiB, in both directions of
+/// the allocator).
+fn reserve_in_place(buf: &mut BytesMut, total: usize, read_ahead: usize) {
     let eager = buf.len().saturating_mul(2).max(buf.len() + EAGER_RESERVE);
     let target = if total <= eager {
-        total + REUSE_SLACK
+        in_place_room(total, read_ahead)
     } else {
         eager
     };
     if buf.capacity() < target {
         buf.reserve(target - buf.len());
     }
+}
+
+/// The capacity a frame of `total` bytes read in place gets: the frame plus
+/// `REUSE_SLACK`, and never less than the reader's own read size
+/// (`read_ahead`). Without the second term a stream of frames that straddle
+/// reads would be read a frame or two per system call, each read ending
+/// where the reservation does whatever the reader's adaptive read size has
+/// grown to, and every read would end inside a frame whose head then has
+/// to be moved. The room does not depend on how much of the frame has
+/// arrived, so a stream of equal frames asks for equal allocations and
+/// reclaims its spares.
+fn in_place_room(total: usize, read_ahead: usize) -> usize {
+    (total + REUSE_SLACK).max(read_ahead)
 }
 
 /// Handles on the allocations of recent frames read in place (see
@@ -197,8 +215,8 @@ impl Spares {
     /// cycles through a few allocations instead of faulting in fresh pages
     /// for every one, which cost more than the copies saved by reading in
     /// place. Only allocations up to `EAGER_RESERVE` are kept.
-    fn place(&mut self, buf: &mut BytesMut, total: usize) {
-        let want = total + REUSE_SLACK;
+    fn place(&mut self, buf: &mut BytesMut, total: usize, read_ahead: usize) {
+        let want = in_place_room(total, read_ahead);
         if buf.capacity() >= want || total > EAGER_RESERVE {
             return;
         }
@@ -218,8 +236,8 @@ impl Spares {
     }
 }
 
-/// See [`reserve_in_place`]: at least half of the reader's largest read, so
-/// the reader does not grow the buffer for the bytes after the frame.
+/// See [`in_place_room`]: the least room after a frame read in place, for a
+/// reader that has not said how much it reads ([`Decoder::set_read_ahead`]).
 const REUSE_SLACK: usize = 128 << 10;
 
 /// The data message being assembled.
@@ -301,6 +319,8 @@ pub struct Decoder {
     /// Allocations of earlier frames read in place, reused once their
     /// payloads are dropped.
     spares: Spares,
+    /// The reader's next read size (see [`Decoder::set_read_ahead`]).
+    read_ahead: usize,
 }
 
 impl Default for Decoder {
@@ -318,7 +338,23 @@ impl Decoder {
             state: State::Idle,
             inflater: None,
             spares: Spares::default(),
+            read_ahead: 0,
         }
+    }
+
+    /// Tell the decoder how much the caller reads at a time (its adaptive
+    /// read size). A frame read in place reserves room for at least that
+    /// much beyond what has arrived, so a stream of large frames is read in
+    /// as few system calls as the reader's read size allows, not a frame or
+    /// two per call. 0 (the default) leaves `REUSE_SLACK` of room.
+    pub fn set_read_ahead(&mut self, bytes: usize) {
+        self.read_ahead = bytes;
+    }
+
+    /// Drop the allocations kept for frames read in place (a quiet
+    /// connection's reader calls this when it releases its own buffer).
+    pub fn release_spares(&mut self) {
+        self.spares.0 = Vec::new();
     }
 
     /// The same decoder for `role`'s end of the connection (the default is
@@ -377,7 +413,7 @@ impl Decoder {
     fn decode_inner(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
         loop {
             if let State::InPlace(frame) = &mut self.state {
-                let event = frame.advance(buf)?;
+                let event = frame.advance(buf, self.read_ahead)?;
                 if event.is_some() {
                     self.state = State::Idle;
                 }
@@ -474,7 +510,7 @@ impl Decoder {
                 None if !compressed && h.fin => {
                     // The frame's length is known and within the limits: read
                     // it where it lands.
-                    self.spares.place(buf, header_len + len);
+                    self.spares.place(buf, header_len + len, self.read_ahead);
                     let kind = if h.opcode == OpCode::Text {
                         Kind::Text(Utf8Validator::new())
                     } else {
