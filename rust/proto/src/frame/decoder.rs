@@ -76,6 +76,9 @@ use crate::error::ProtocolError;
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
 
+mod in_place;
+use in_place::{InPlace, Spares, EAGER_RESERVE};
+
 /// Size limits of the decoder.
 #[derive(Clone, Debug)]
 pub struct DecoderConfig {
@@ -97,12 +100,6 @@ impl Default for DecoderConfig {
 /// Initial capacity cap of a message buffer on the incremental path.
 const INITIAL_MESSAGE_CAPACITY: usize = 64 * 1024;
 
-/// Most of a frame read in place that is reserved ahead of the bytes that
-/// have arrived (beyond it the buffer doubles with what arrived): a frame up
-/// to this size lands in one allocation, and a peer declaring the maximum
-/// frame size gets this much address space, not the declared length.
-const EAGER_RESERVE: usize = 4 << 20;
-
 /// Where the decoder is between two calls.
 #[derive(Debug)]
 enum State {
@@ -117,128 +114,6 @@ enum State {
     /// A protocol error was found; every later call returns it.
     Failed(ProtocolError),
 }
-
-/// The frame read in place.
-#[derive(Debug)]
-struct InPlace {
-    kind: Kind,
-    header_len: usize,
-    len: usize,
-    mask: [u8; 4],
-    /// Payload bytes already unmasked and validated.
-    done: usize,
-}
-
-impl InPlace {
-    /// Unmask and validate what arrived since the last call; the event once
-    /// the whole payload is there.
-    fn advance(
-        &mut self,
-        buf: &mut BytesMut,
-        read_ahead: usize,
-    ) -> Result<Option<Event>, ProtocolError> {
-        let arrived = (buf.len() - self.header_len).min(self.len);
-        if arrived > self.done {
-            let piece = &mut buf[self.header_len + self.done..self.header_len + arrived];
-            apply_mask(piece, self.mask, self.done);
-            if let Kind::Text(utf8) = &mut self.kind {
-                utf8.feed(piece)?;
-            }
-            self.done = arrived;
-        }
-        if self.done < self.len {
-            reserve_in_place(buf, self.header_len + self.len, read_ahead);
-            return Ok(None);
-        }
-        buf.advance(self.header_len);
-        let payload = buf.split_to(self.len).freeze();
-        Ok(Some(match &mut self.kind {
-            Kind::Text(utf8) => {
-                utf8.finish()?;
-                Event::Text(payload)
-            }
-            Kind::Binary => Event::Binary(payload),
-        }))
-    }
-}
-
-/// Make room in `buf` for a frame of `total` bytes (header included) read in
-/// place: all of it up to `EAGER_RESERVE` ahead of what arrived, doubling
-/// beyond. `total` has been bounded by the limits.
-///
-/// A frame that fits in the eager bound gets room after it too (see
-/// [`in_place_room`]): the bytes that follow it (the next frames) then land
-/// in the same allocation and the same read, so once the application has
-/// dropped the payloads, the next frame's reservation reclaims that
-/// allocation instead of faulting in fresh pages (a megabyte message per
-/// allocation otherwise costs a page fault per 4 KiB, in both directions of
-/// the allocator).
-fn reserve_in_place(buf: &mut BytesMut, total: usize, read_ahead: usize) {
-    let eager = buf.len().saturating_mul(2).max(buf.len() + EAGER_RESERVE);
-    let target = if total <= eager {
-        in_place_room(total, read_ahead)
-    } else {
-        eager
-    };
-    if buf.capacity() < target {
-        buf.reserve(target - buf.len());
-    }
-}
-
-/// The capacity a frame of `total` bytes read in place gets: the frame plus
-/// `REUSE_SLACK`, and never less than the reader's own read size
-/// (`read_ahead`). Without the second term a stream of frames that straddle
-/// reads would be read a frame or two per system call, each read ending
-/// where the reservation does whatever the reader's adaptive read size has
-/// grown to, and every read would end inside a frame whose head then has
-/// to be moved. The room does not depend on how much of the frame has
-/// arrived, so a stream of equal frames asks for equal allocations and
-/// reclaims its spares.
-fn in_place_room(total: usize, read_ahead: usize) -> usize {
-    (total + REUSE_SLACK).max(read_ahead)
-}
-
-/// Handles on the allocations of recent frames read in place (see
-/// [`Spares::place`]).
-#[derive(Debug, Default)]
-struct Spares(Vec<BytesMut>);
-
-/// Allocations kept for reuse: enough for the messages a fast peer has in
-/// flight while the application still holds the previous ones.
-const MAX_SPARES: usize = 3;
-
-impl Spares {
-    /// Before a frame of `total` bytes is read in place: move the bytes of
-    /// `buf` (its header and what arrived of it) into a kept allocation whose
-    /// payloads have all been dropped, if one is big enough, and keep `buf`'s
-    /// own allocation for a later frame. A stream of large messages then
-    /// cycles through a few allocations instead of faulting in fresh pages
-    /// for every one, which cost more than the copies saved by reading in
-    /// place. Only allocations up to `EAGER_RESERVE` are kept.
-    fn place(&mut self, buf: &mut BytesMut, total: usize, read_ahead: usize) {
-        let want = in_place_room(total, read_ahead);
-        if buf.capacity() >= want || total > EAGER_RESERVE {
-            return;
-        }
-        let reused = match self.0.iter_mut().position(|s| s.try_reclaim(want)) {
-            Some(i) => self.0.swap_remove(i),
-            None => BytesMut::with_capacity(want),
-        };
-        let mut old = std::mem::replace(buf, reused);
-        buf.extend_from_slice(&old);
-        old.clear();
-        // The oldest handle goes first: it is the one least likely to be
-        // reclaimed (a small read buffer, or a payload the application keeps).
-        if self.0.len() == MAX_SPARES {
-            self.0.remove(0);
-        }
-        self.0.push(old);
-    }
-}
-
-/// See [`in_place_room`]: the least room after a frame read in place, for a
-/// reader that has not said how much it reads ([`Decoder::set_read_ahead`]).
-const REUSE_SLACK: usize = 128 << 10;
 
 /// The data message being assembled.
 #[derive(Debug)]
@@ -354,7 +229,25 @@ impl Decoder {
     /// Drop the allocations kept for frames read in place (a quiet
     /// connection's reader calls this when it releases its own buffer).
     pub fn release_spares(&mut self) {
-        self.spares.0 = Vec::new();
+        self.spares = Spares::default();
+    }
+
+    /// Make room in `buf` for the caller's next read of `additional` bytes.
+    /// Like `BytesMut::reserve`, except when `buf`'s allocation is still
+    /// shared with payloads handed out (the application has not dropped
+    /// them yet): then its bytes move to a kept allocation whose payloads
+    /// have all been dropped, as for a frame read in place, instead of to a
+    /// new allocation each time.
+    pub fn reserve_for_read(&mut self, buf: &mut BytesMut, additional: usize) {
+        if buf.try_reclaim(additional) {
+            return;
+        }
+        let want = buf.len() + additional;
+        if want > EAGER_RESERVE {
+            buf.reserve(additional);
+        } else {
+            self.spares.regrow(buf, want);
+        }
     }
 
     /// The same decoder for `role`'s end of the connection (the default is
