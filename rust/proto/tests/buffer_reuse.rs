@@ -5,12 +5,15 @@
 //! a page fault per 4 KiB on the next read, so they are counted here with a
 //! counting global allocator (this test binary's only test).
 
+#[allow(dead_code)]
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::{Bytes, BytesMut};
-use ferrosocket_proto::{encode_frame, Decoder, Event, FrameHeader, OpCode};
+use ferrosocket_proto::{Decoder, Event};
 
 struct Counting;
 
@@ -42,15 +45,7 @@ static ALLOCATOR: Counting = Counting;
 const MASK: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
 
 fn wire(count: usize, size: usize) -> Vec<u8> {
-    let mut w = BytesMut::new();
-    for i in 0..count {
-        let header = FrameHeader {
-            mask: Some(MASK),
-            ..FrameHeader::new(OpCode::Binary, size)
-        };
-        encode_frame(&mut w, header, &vec![i as u8; size]);
-    }
-    w.to_vec()
+    support::stream::binary_frames(count, size, MASK)
 }
 
 const COUNT: usize = 40;

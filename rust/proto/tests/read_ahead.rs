@@ -7,23 +7,16 @@
 //! the reader's read size, so a stream of 64 KiB frames takes a few system
 //! calls per megabyte, not one per frame or two.
 
+#[allow(dead_code)]
+mod support;
+
 use bytes::BytesMut;
-use ferrosocket_proto::{encode_frame, Decoder, Event, FrameHeader, OpCode};
+use ferrosocket_proto::{Decoder, Event};
 
 const MASK: [u8; 4] = [0x5a, 0x01, 0xc3, 0x7e];
 
-/// `count` masked binary frames of `size` bytes each; frame `i` is filled
-/// with byte `i`.
 fn wire(count: usize, size: usize) -> Vec<u8> {
-    let mut w = BytesMut::new();
-    for i in 0..count {
-        let header = FrameHeader {
-            mask: Some(MASK),
-            ..FrameHeader::new(OpCode::Binary, size)
-        };
-        encode_frame(&mut w, header, &vec![i as u8; size]);
-    }
-    w.to_vec()
+    support::stream::binary_frames(count, size, MASK)
 }
 
 /// Decode `wire` through reads of at most the spare capacity; the reader
