@@ -114,6 +114,14 @@ async def test_silent_tcp_client_on_the_tls_port_is_dropped_after_handshake_time
         assert time.monotonic() - started >= HANDSHAKE_TIMEOUT - 0.1
     finally:
         sock.close()
+
+    # The close reaches the client before the refusal is counted (with the
+    # engine on an I/O thread, on another thread): wait for the count.
+    async def counted() -> None:
+        while tls_server.stats()["handshakes_refused"]["timeout"] < 1:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(counted(), TIMEOUT)
     assert tls_server.stats()["handshakes_refused"]["timeout"] == 1
     await echo_ok(tls_server.port, uri=f"wss://localhost:{tls_server.port}/", ssl=client_context(ca))
 
