@@ -218,10 +218,11 @@ impl Decoder {
     }
 
     /// Tell the decoder how much the caller reads at a time (its adaptive
-    /// read size). A frame read in place reserves room for at least that
-    /// much beyond what has arrived, so a stream of large frames is read in
-    /// as few system calls as the reader's read size allows, not a frame or
-    /// two per call. 0 (the default) leaves `REUSE_SLACK` of room.
+    /// read size). A frame read in place gets a buffer of at least that
+    /// many bytes from its first one (and never less than the frame plus
+    /// `REUSE_SLACK`), so a stream of large frames is read in as few system
+    /// calls as the reader's read size allows, not a frame or two per call.
+    /// 0 (the default) leaves the frame plus `REUSE_SLACK`.
     pub fn set_read_ahead(&mut self, bytes: usize) {
         self.read_ahead = bytes;
     }
