@@ -182,6 +182,23 @@ async def test_async_for_reconnects_while_the_server_restarts() -> None:
     assert greetings == ["hello 0", "hello 1"]
 
 
+async def test_wait_closed_after_the_last_message_answers_the_servers_close(serve) -> None:  # type: ignore[no-untyped-def]
+    """RFC 6455 §5.5.1: the server's close is answered once the client has
+    read what came before it and waits, not after the client's close timeout
+    (60 s here: the wait below gives up long before)."""
+
+    async def handler(ws: ferrosocket.WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text("301")
+        await ws.close(1000)
+
+    server = await serve({"/": handler})
+    ws = await ferrosocket.connect(f"ws://127.0.0.1:{server.port}/", close_timeout=60)
+    assert await ws.receive_text() == "301"
+    await asyncio.wait_for(ws.wait_closed(), 10)
+    assert (ws.state, ws.close_code) == ("CLOSED", 1000)
+
+
 async def test_async_for_stops_on_a_4xx(serve) -> None:  # type: ignore[no-untyped-def]
     async def handler(ws: ferrosocket.WebSocket) -> None:
         await ws.reject(401)

@@ -298,7 +298,11 @@ class WebSocket(RequestData, WebSocketTopics):
         self.application_state = _DISCONNECTED
 
     async def wait_closed(self) -> None:
-        """Wait until the connection is closed and its socket released."""
+        """Wait until the connection is closed and its socket released.
+
+        Waiting means no more replies: a peer's close that waits behind
+        messages already received is answered now (a later `receive()` still
+        returns it)."""
         await self._c.wait_closed()
 
     # -- state and request data --------------------------------------------

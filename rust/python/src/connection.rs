@@ -440,7 +440,7 @@ impl Connection {
         let fut = self.future(py)?;
         if self
             .conn
-            .poll_closed(self.wakers.get(Kind::Closed))
+            .poll_wait_closed(self.wakers.get(Kind::Closed))
             .is_ready()
         {
             fut.call_method1(intern!(py, "set_result"), (py.None(),))?;

@@ -249,8 +249,12 @@ impl WebSocket {
     }
 
     /// Wait until the connection is closed and its socket released.
+    ///
+    /// Waiting means no more replies: a peer close queued behind messages
+    /// that have all been received is answered now, as if the `Close` had
+    /// been received (it still is, by a later [`receive`](WebSocket::receive)).
     pub async fn wait_closed(&self) {
-        poll_fn(|cx| self.conn.poll_closed(cx.waker())).await
+        poll_fn(|cx| self.conn.poll_wait_closed(cx.waker())).await
     }
 
     /// The code and reason the connection closed with, once it has.

@@ -165,3 +165,27 @@ async fn a_refusal_carries_status_and_body_and_a_silent_server_times_out() {
         Err(ConnectError::InvalidUri(_))
     ));
 }
+
+/// RFC 6455 §5.5.1: an endpoint that receives a Close answers it. A client
+/// that read the message before the server's close and then only waits
+/// must see the handshake finish, not sit out its close timeout.
+#[tokio::test]
+async fn wait_closed_after_the_last_message_answers_the_servers_close() {
+    let server = serve("/count", |mut ws| async move {
+        ws.accept(None).await.unwrap();
+        ws.send_text("301").await.unwrap();
+        ws.close(CloseCode::Normal, None).await.unwrap();
+        ws.wait_closed().await;
+    })
+    .await;
+    let url = format!("ws://{}/count", server.local_addr());
+    let (mut ws, _) = within("connect", connect(&url, &ClientConfig::default()))
+        .await
+        .unwrap();
+    assert_eq!(within("text", ws.receive_text()).await.unwrap(), "301");
+    within("wait_closed", ws.wait_closed()).await;
+    assert_eq!(
+        ws.close_reason().map(|(code, _)| code),
+        Some(CloseCode::Normal)
+    );
+}

@@ -162,6 +162,25 @@ impl Conn {
         Poll::Pending
     }
 
+    /// The application waits for the end ([`crate::WebSocket::wait_closed`]):
+    /// it will send no more replies, so a peer close that waits for it
+    /// behind messages it has all received goes ahead now, as when it
+    /// receives the `Close` (which stays queued for a later receive).
+    /// Without this, a client that read the server's last message and then
+    /// only waited sat out the close timeout before its close answer.
+    pub fn poll_wait_closed(&self, waker: &Waker) -> Poll<()> {
+        let mut wakes = Wakes::default();
+        {
+            let mut inner = self.lock();
+            if inner.inbound.close_is_next() {
+                let actions = inner.session.on_close_received();
+                self.apply(&mut inner, &mut wakes, actions);
+            }
+        }
+        wakes.wake();
+        self.poll_closed(waker)
+    }
+
     /// Ready once the connection is closed and its socket released.
     pub fn poll_closed(&self, waker: &Waker) -> Poll<()> {
         let mut inner = self.lock();

@@ -36,6 +36,11 @@ impl Inbound {
         self.queue.is_empty()
     }
 
+    /// Every data message has been received and the `Close` is next.
+    pub(super) fn close_is_next(&self) -> bool {
+        matches!(self.queue.front(), Some(Incoming::Close(..)))
+    }
+
     /// The waiting receiver and reader, to be woken after a lifecycle change.
     pub(super) fn wakers(&mut self, wakes: &mut Wakes) {
         wakes.add(self.recv_waker.take());
