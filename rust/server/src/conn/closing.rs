@@ -136,6 +136,18 @@ impl Conn {
         self.step(|inner| inner.session.on_abort());
     }
 
+    /// The connection's task panicked: drop the connection as
+    /// [`Conn::abort`] does, and shut down the TCP socket that the sending
+    /// side shares (the task's own halves went with the unwinding), so the
+    /// peer sees the end now rather than when the handler lets go.
+    pub(crate) fn abort_after_panic(&self) {
+        self.abort();
+        if let Some(socket) = self.direct.get() {
+            let stream: &tokio::net::TcpStream = (**socket).as_ref();
+            let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Both);
+        }
+    }
+
     /// Both sides of the connection's task are done and the socket is closed.
     pub(crate) fn on_io_done(&self) {
         self.step(|inner| inner.session.on_io_done());

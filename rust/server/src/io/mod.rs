@@ -59,6 +59,7 @@
 
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
+use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::Poll;
@@ -67,6 +68,7 @@ use bytes::{Bytes, BytesMut};
 use ferrosocket_proto::{
     encode_compressed, Decoder, DecoderConfig, Deflater, Event, Inflater, MaskKeys, Role,
 };
+use futures_util::FutureExt;
 use tokio::time::{sleep, sleep_until, timeout, timeout_at, Instant, Sleep};
 
 use ferrosocket_proto::session::Ending;
@@ -77,6 +79,8 @@ mod transport;
 
 pub(crate) use transport::{ReadHalf, Transport, WriteHalf};
 
+#[cfg(test)]
+mod panic_tests;
 
 /// Reads start at `MIN_READ` and double while each one fills its room, up to
 /// `MAX_READ`; the decoder is told the current size, so a frame read in place
@@ -97,8 +101,7 @@ pub(crate) async fn drive<T: Transport>(conn: Arc<Conn>, stream: T, leftover: By
         conn.set_direct(socket);
     }
     let limit = conn.config().close_timeout;
-    // In a block, so the two sides' room is free again for what follows.
-    let kept = {
+    let sides = async {
         let reader = pin!(async {
             if poll_fn(|cx| conn.poll_decision(cx)).await == Decision::Accepted {
                 read_loop(&conn, rd, leftover).await;
@@ -106,6 +109,18 @@ pub(crate) async fn drive<T: Transport>(conn: Arc<Conn>, stream: T, leftover: By
         });
         let writer = pin!(write_loop(&conn, wr));
         both_sides(reader, writer, limit).await
+    };
+    // A panic on either side is a bug of ours, and the panic hook has
+    // printed it; it ends this connection alone. Without the catch the task
+    // would end with the connection still open to its handler and its
+    // server: receives, sends and `wait_closed` waiting for ever, the server
+    // counting it until its shutdown grace ran out.
+    let kept = match AssertUnwindSafe(sides).catch_unwind().await {
+        Ok(kept) => kept,
+        Err(_) => {
+            conn.abort_after_panic();
+            None
+        }
     };
     // A client's FIN goes out only now, after the server's (or the timeout).
     // Boxed: only the client role gets here, once.
