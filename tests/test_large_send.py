@@ -1,4 +1,4 @@
-"""Large binary sends: a `bytes` payload is queued by reference (the engine
+"""Large sends: a `bytes` or `str` payload is queued by reference (the engine
 keeps the object alive until written), any other buffer is copied once when
 `send_bytes()` is called. What the peer receives is what the payload held at
 that call, whatever the caller does with a mutable buffer afterwards, and the
@@ -60,15 +60,69 @@ async def test_sizes_around_the_by_reference_threshold(serve, kind, size):
     assert await receive_all(server, 3) == [payload] * 3
 
 
-async def test_one_bytes_object_queued_many_times_is_released(serve):
-    payload = bytes(i % 253 for i in range(MIB))
+@pytest.mark.parametrize(
+    "text",
+    ["a" * (16 * 1024 - 1), "a" * (16 * 1024), "é" * (8 * 1024 - 1), "é" * (8 * 1024), "ü€😀" * 300_000],
+    ids=["ascii-below", "ascii-at", "utf8-below", "utf8-at", "utf8-3mib"],
+)
+async def test_text_around_the_by_reference_threshold(serve, text):
+    """The threshold is on the UTF-8 length, which for non-ASCII text is not
+    the string's length; what arrives is the text, each time."""
+
+    async def handler(ws):
+        await ws.accept()
+        for _ in range(3):
+            await ws.send_text(text)
+        await ws.receive()
+
+    server = await serve(handler)
+    assert await receive_all(server, 3) == [text] * 3
+
+
+def large_payload(kind: type) -> bytes | str:
+    if kind is bytes:
+        return bytes(i % 253 for i in range(MIB))
+    return "".join(chr(0x61 + i % 26) if i % 7 else "é" for i in range(MIB // 2))
+
+
+@pytest.mark.parametrize("kind", [bytes, str])
+async def test_a_queued_payload_is_held_not_copied(serve, kind):
+    """Sent while the client reads nothing, most of COUNT large messages wait
+    in the queue: each holds a reference to the one object (a copy would
+    hold none)."""
+    payload = large_payload(kind)
+    baseline = sys.getrefcount(payload)
+    held = asyncio.get_running_loop().create_future()
+
+    async def handler(ws):
+        await ws.accept()
+        send = ws.send_bytes if kind is bytes else ws.send_text
+        waits = [send(payload) for _ in range(COUNT)]
+        held.set_result(sys.getrefcount(payload) - baseline)
+        for wait in waits:
+            await wait
+        await ws.receive()
+
+    server = await serve(handler)
+    async with connect(url(server), max_size=None) as client:
+        queued = await asyncio.wait_for(held, TIMEOUT)
+        received = [await asyncio.wait_for(client.recv(), TIMEOUT) for _ in range(COUNT)]
+    assert received == [payload] * COUNT
+    # The socket takes a few MiB before the client reads; the rest is queued.
+    assert queued >= COUNT // 2, f"only {queued} of {COUNT} queued messages hold the object"
+
+
+@pytest.mark.parametrize("kind", [bytes, str])
+async def test_one_object_queued_many_times_is_released(serve, kind):
+    payload = large_payload(kind)
     baseline = sys.getrefcount(payload)
     done = asyncio.Event()
 
     async def handler(ws):
         await ws.accept()
+        send = ws.send_bytes if kind is bytes else ws.send_text
         for _ in range(COUNT):
-            await ws.send_bytes(payload)
+            await send(payload)
         await done.wait()
         return ws
 

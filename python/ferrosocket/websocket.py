@@ -233,7 +233,8 @@ class WebSocket(RequestData, WebSocketTopics):
 
         The frame is queued before this returns; the awaitable is already
         complete unless the write buffer is above its high-water mark, in
-        which case it resolves at the low-water mark."""
+        which case it resolves at the low-water mark. A large string (16 KiB
+        of UTF-8 or more) is kept, not copied, until written."""
         try:
             return self._c.send_text(data, compress)
         except WebSocketDisconnect:

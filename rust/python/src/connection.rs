@@ -28,7 +28,6 @@ use std::task::{Poll, Waker};
 
 use ferrosocket::proto::OpCode;
 use ferrosocket::{Conn, Incoming};
-use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -38,7 +37,7 @@ use crate::errors;
 
 mod pongs;
 use crate::messages::{Binary, Close, Text};
-use crate::payload::{send_payload, SendPayload};
+use crate::payload::{buffer_bytes, send_payload, text_payload, with_bytes, SendPayload};
 use crate::signal::{token, Kind, Signal, TokenWaker};
 
 /// What a `recv_*()` call returns: the converted message, or a future to
@@ -282,6 +281,22 @@ impl Connection {
         self.sent(py, above)
     }
 
+    /// Queue a data frame whose payload is borrowed or handed over (see
+    /// `crate::payload`).
+    fn queue(
+        &mut self,
+        py: Python<'_>,
+        opcode: OpCode,
+        payload: SendPayload<'_>,
+        compress: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let above = match payload {
+            SendPayload::Borrowed(data) => self.conn.send_with(opcode, data, compress),
+            SendPayload::Owned(data) => self.conn.send_owned(opcode, data, compress),
+        };
+        self.sent(py, above)
+    }
+
     /// The awaitable a send returns, given what the engine said.
     fn sent(
         &mut self,
@@ -294,23 +309,6 @@ impl Connection {
             Ok(self.done.clone_ref(py))
         }
     }
-}
-
-fn with_bytes<R>(data: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
-    if let Ok(b) = data.cast::<PyBytes>() {
-        return Ok(f(b.as_bytes()));
-    }
-    let buffer = PyBuffer::<u8>::get(data)?;
-    let bytes = buffer.to_vec(data.py())?;
-    Ok(f(&bytes))
-}
-
-/// The contents of any bytes-like object.
-fn buffer_bytes(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    if let Ok(b) = data.cast::<PyBytes>() {
-        return Ok(b.as_bytes().to_vec());
-    }
-    PyBuffer::<u8>::get(data)?.to_vec(data.py())
 }
 
 fn header_pairs(headers: Option<Vec<(String, String)>>) -> Vec<(String, String)> {
@@ -373,8 +371,8 @@ impl Connection {
         data: &Bound<'_, PyString>,
         compress: bool,
     ) -> PyResult<Py<PyAny>> {
-        let text = data.to_str()?;
-        self.send(py, OpCode::Text, text.as_bytes(), compress)
+        let payload = text_payload(data)?;
+        self.queue(py, OpCode::Text, payload, compress)
     }
 
     /// Queue a binary frame from any bytes-like object (see `send_text`).
@@ -385,11 +383,8 @@ impl Connection {
         data: &Bound<'_, PyAny>,
         compress: bool,
     ) -> PyResult<Py<PyAny>> {
-        let above = match send_payload(data)? {
-            SendPayload::Borrowed(bytes) => self.conn.send_with(OpCode::Binary, bytes, compress),
-            SendPayload::Owned(bytes) => self.conn.send_owned(OpCode::Binary, bytes, compress),
-        };
-        self.sent(py, above)
+        let payload = send_payload(data)?;
+        self.queue(py, OpCode::Binary, payload, compress)
     }
 
     /// Queue a ping (payload at most 125 bytes).

@@ -7,8 +7,9 @@
 use pyo3::intern;
 use pyo3::prelude::*;
 
-use super::{buffer_bytes, Connection};
+use super::Connection;
 use crate::errors;
+use crate::payload::buffer_bytes;
 use crate::signal::Kind;
 
 impl Connection {
