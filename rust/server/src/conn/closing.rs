@@ -181,15 +181,11 @@ impl Conn {
     /// Without this, a client that read the server's last message and then
     /// only waited sat out the close timeout before its close answer.
     pub fn poll_wait_closed(&self, waker: &Waker) -> Poll<()> {
-        let mut wakes = Wakes::default();
-        {
-            let mut inner = self.lock();
-            if inner.inbound.close_is_next() {
-                let actions = inner.session.on_close_received();
-                self.apply(&mut inner, &mut wakes, actions);
-            }
+        // Checked first: a step with nothing to do would still wake the
+        // receiver and the reader. The session ignores a second reach.
+        if self.lock().inbound.close_is_next() {
+            self.step(|inner| inner.session.on_close_received());
         }
-        wakes.wake();
         self.poll_closed(waker)
     }
 
