@@ -318,7 +318,10 @@ async def test_ten_thousand_subscribers(serve):
         ws.subscribe("everyone")
         await ws.receive()
 
-    server = await serve(handler, fast_config(max_connections=n + 100))
+    # No keepalive: the clients never answer a ping, and on a busy machine opening
+    # 10,000 connections from one Python process takes longer than the ping interval
+    # (21-24 s beside a CPU hog), so the server's pings would reach them first.
+    server = await serve(handler, fast_config(max_connections=n + 100, ping_interval=None))
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         os.path.join(HERE, "many_subscribers.py"),
