@@ -18,7 +18,13 @@ import ctypes
 import multiprocessing as mp
 import os
 import socket
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import procs  # noqa: E402
 
 SIZE = 65536
 HEADER = b"\x82\x7f" + SIZE.to_bytes(8, "big")
@@ -69,9 +75,7 @@ def main() -> None:
     offsets = [int(x) for x in args.offsets.split(",")]
     if args.pin:
         os.sched_setaffinity(0, {0})
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = procs.free_port()
     ready = mp.Event()
     mp.Process(target=drain, args=(port, ready, args.pin), daemon=True).start()
     ready.wait()
